@@ -1,0 +1,245 @@
+//! The narrow SageMaker interface the remediator calls, and its implementation over the SDK.
+//! Everything returned is plain model data; SDK types stay in this file.
+
+use std::future::Future;
+
+use aws_sdk_sagemaker::Client;
+
+use super::AwsError;
+use crate::model::{EndpointConfig, Image, Model, Notebook, NotebookStatus, Tag, Variant};
+
+/// Page size for every List call: the API maximum, so a sweep makes as few calls as it can.
+const PAGE_SIZE: i32 = 100;
+
+/// A resource as a List call names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub arn: String,
+}
+
+/// The SageMaker calls the remediator makes. One value per account and region.
+pub trait SageMakerApi: Send + Sync {
+    /// Every notebook instance (all pages).
+    fn list_notebooks(&self) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send;
+    fn describe_notebook(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Notebook, AwsError>> + Send;
+    fn list_endpoint_configs(&self) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send;
+    fn describe_endpoint_config(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<EndpointConfig, AwsError>> + Send;
+    fn list_models(&self) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send;
+    fn describe_model(&self, name: &str) -> impl Future<Output = Result<Model, AwsError>> + Send;
+    /// Every image with its status (ListImages reports the status; tags come from `list_tags`).
+    fn list_images(&self) -> impl Future<Output = Result<Vec<(Listed, Image)>, AwsError>> + Send;
+    fn list_app_image_configs(&self) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send;
+    /// Every tag of a resource (all pages).
+    fn list_tags(&self, arn: &str) -> impl Future<Output = Result<Vec<Tag>, AwsError>> + Send;
+}
+
+/// [`SageMakerApi`] over the official SDK client.
+#[derive(Debug, Clone)]
+pub struct SdkSageMaker {
+    client: Client,
+}
+
+impl SdkSageMaker {
+    pub fn new(config: &aws_config::SdkConfig) -> SdkSageMaker {
+        SdkSageMaker {
+            client: Client::new(config),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn listed(name: Option<&str>, arn: Option<&str>) -> Option<Listed> {
+    Some(Listed {
+        name: name?.to_string(),
+        arn: arn?.to_string(),
+    })
+}
+
+impl SageMakerApi for SdkSageMaker {
+    async fn list_notebooks(&self) -> Result<Vec<Listed>, AwsError> {
+        let items = self
+            .client
+            .list_notebook_instances()
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListNotebookInstances", None, e))?;
+        Ok(items
+            .iter()
+            .filter_map(|n| listed(n.notebook_instance_name(), n.notebook_instance_arn()))
+            .collect())
+    }
+
+    async fn describe_notebook(&self, name: &str) -> Result<Notebook, AwsError> {
+        let out = self
+            .client
+            .describe_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeNotebookInstance", Some(name), e))?;
+        Ok(Notebook {
+            status: NotebookStatus::parse(
+                out.notebook_instance_status()
+                    .map(|s| s.as_str())
+                    .unwrap_or(""),
+            ),
+            direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_string()),
+            subnet_id: out.subnet_id().map(str::to_string),
+            security_group_ids: out.security_groups().to_vec(),
+            root_access: out.root_access().map(|r| r.as_str().to_string()),
+            platform_identifier: out.platform_identifier().map(str::to_string),
+            instance_type: out.instance_type().map(|t| t.as_str().to_string()),
+            role_arn: out.role_arn().map(str::to_string),
+            kms_key_id: out.kms_key_id().map(str::to_string),
+            volume_size_gb: out.volume_size_in_gb(),
+        })
+    }
+
+    async fn list_endpoint_configs(&self) -> Result<Vec<Listed>, AwsError> {
+        let items = self
+            .client
+            .list_endpoint_configs()
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListEndpointConfigs", None, e))?;
+        Ok(items
+            .iter()
+            .filter_map(|c| listed(c.endpoint_config_name(), c.endpoint_config_arn()))
+            .collect())
+    }
+
+    async fn describe_endpoint_config(&self, name: &str) -> Result<EndpointConfig, AwsError> {
+        let out = self
+            .client
+            .describe_endpoint_config()
+            .endpoint_config_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeEndpointConfig", Some(name), e))?;
+        Ok(EndpointConfig {
+            variants: out
+                .production_variants()
+                .iter()
+                .map(|v| Variant {
+                    name: v.variant_name().unwrap_or_default().to_string(),
+                    instance_type: v.instance_type().map(|t| t.as_str().to_string()),
+                    initial_instance_count: v.initial_instance_count(),
+                    serverless: v.serverless_config().is_some(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn list_models(&self) -> Result<Vec<Listed>, AwsError> {
+        let items = self
+            .client
+            .list_models()
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListModels", None, e))?;
+        Ok(items
+            .iter()
+            .filter_map(|m| listed(m.model_name(), m.model_arn()))
+            .collect())
+    }
+
+    async fn describe_model(&self, name: &str) -> Result<Model, AwsError> {
+        let out = self
+            .client
+            .describe_model()
+            .model_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeModel", Some(name), e))?;
+        Ok(Model {
+            enable_network_isolation: out.enable_network_isolation(),
+        })
+    }
+
+    async fn list_images(&self) -> Result<Vec<(Listed, Image)>, AwsError> {
+        let items = self
+            .client
+            .list_images()
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListImages", None, e))?;
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                let l = listed(i.image_name(), i.image_arn())?;
+                let status = i
+                    .image_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                Some((
+                    l,
+                    Image {
+                        status,
+                        tags: Vec::new(),
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    async fn list_app_image_configs(&self) -> Result<Vec<Listed>, AwsError> {
+        let items = self
+            .client
+            .list_app_image_configs()
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListAppImageConfigs", None, e))?;
+        Ok(items
+            .iter()
+            .filter_map(|c| listed(c.app_image_config_name(), c.app_image_config_arn()))
+            .collect())
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AwsError> {
+        let items = self
+            .client
+            .list_tags()
+            .resource_arn(arn)
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListTags", Some(arn), e))?;
+        Ok(items
+            .iter()
+            .filter_map(|t| Some(Tag::new(t.key()?, t.value().unwrap_or_default())))
+            .collect())
+    }
+}

@@ -1,0 +1,205 @@
+//! The `sagemaker-remediator` command line: a thin layer over the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use sagemaker_remediator::audit::{self, Progress};
+use sagemaker_remediator::config::{Config, LogFormat};
+use sagemaker_remediator::sim::{SimConfig, Simulator};
+use sagemaker_remediator::{aws, demo};
+
+/// Keeps Amazon SageMaker compliant with the AWS Security Hub controls SageMaker.1 to
+/// SageMaker.8.
+///
+/// Configuration comes from built-in safe defaults, overridden by the file given with
+/// --config, overridden by SMR_* environment variables (nested keys joined with "__", e.g.
+/// SMR_AUDIT__CONCURRENCY=8). AWS credentials and region come from the usual AWS chain
+/// (environment, profile, container role); AWS_ENDPOINT_URL points every call at an emulator.
+#[derive(Debug, Parser)]
+#[command(name = "sagemaker-remediator", version, about, long_about)]
+struct Cli {
+    /// TOML configuration file (see config/default.toml for every key).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sweep every configured account and region and report compliance with SageMaker.1-.8.
+    ///
+    /// Read-only: never calls a mutating API. Exit code 0 when the sweep was complete, 2 when
+    /// any part of it failed (each failure is reported on stderr and, with --format json, as a
+    /// record with an "error" key), 1 for a configuration error.
+    Audit {
+        /// `table`: a summary per control and the failing resources. `json`: JSON Lines on
+        /// stdout, one object per (control, resource) evaluation.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show what the tool reports, with no AWS account: starts a built-in SageMaker simulator,
+    /// seeds a small fleet with compliant and violating resources, and audits it.
+    Demo,
+    /// Check the configuration (defaults, --config file, SMR_* environment) and report every
+    /// problem at once. Exit code 0 when valid, 1 otherwise.
+    ValidateConfig,
+    /// Run the SageMaker simulator standalone on 127.0.0.1 (for tests and local experiments).
+    ///
+    /// Speaks the SageMaker JSON protocol: point the AWS SDK or CLI at it with
+    /// AWS_ENDPOINT_URL_SAGEMAKER=http://127.0.0.1:PORT. Admin endpoints under /_sim/.
+    Simulator {
+        /// Port to listen on (0: any free port; the address is printed on stdout).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// How long every asynchronous transition (Pending -> InService, ...) takes.
+        #[arg(long, default_value_t = 2000, value_name = "MS")]
+        delay_ms: u64,
+        /// The account id in the ARNs it makes.
+        #[arg(long, default_value = "123456789012")]
+        account: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Loads and validates the configuration, printing every problem.
+fn load_config(path: Option<&Path>) -> Option<Config> {
+    match Config::load(path).and_then(|c| c.validate().map(|()| c)) {
+        Ok(config) => Some(config),
+        Err(errors) => {
+            eprintln!(
+                "error: the configuration has {} problem(s):",
+                errors.problems.len()
+            );
+            for line in errors.to_string().lines() {
+                eprintln!("  {line}");
+            }
+            None
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Some(config) = load_config(cli.config.as_deref()) else {
+        return Ok(ExitCode::from(1));
+    };
+    init_logging(&config);
+    match cli.command {
+        Command::ValidateConfig => {
+            println!(
+                "configuration is valid ({})",
+                cli.config
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "built-in defaults and SMR_* environment".to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { format } => {
+            let base = aws::base_config().await;
+            let progress = match format {
+                Format::Table => Progress::on_terminal(),
+                Format::Json => Progress::new(false),
+            };
+            let report = audit::run(&config, &base, &progress).await;
+            for e in &report.errors {
+                eprintln!("{}", audit::describe_error(e));
+            }
+            let mut stdout = std::io::stdout().lock();
+            match format {
+                Format::Table => audit::write_table(&report, &mut stdout),
+                Format::Json => audit::write_json(&report, &mut stdout),
+            }
+            .context("writing the report")?;
+            Ok(if report.complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Demo => {
+            let mut stdout = std::io::stdout().lock();
+            let report = demo::run(&config, &mut stdout).await?;
+            Ok(if report.complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Simulator {
+            port,
+            delay_ms,
+            account,
+        } => {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+            let addr = listener.local_addr()?;
+            let simulator = Simulator::new(SimConfig {
+                account,
+                transition_delay: Duration::from_millis(delay_ms),
+                ..SimConfig::default()
+            });
+            println!("http://{addr}");
+            simulator.serve(listener, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}

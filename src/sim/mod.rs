@@ -1,0 +1,522 @@
+//! An in-process SageMaker simulator that speaks the real awsJson1_1 wire protocol, so the real
+//! `aws-sdk-sagemaker` works against it through `AWS_ENDPOINT_URL` (integration tests, the
+//! benchmark, the `demo` command). It owns the HTTP server, the dispatch of
+//! `X-Amz-Target: SageMaker.<Operation>`, fault injection, call counters and an admin API:
+//!
+//! - `GET /_sim/calls`: the [`CallCounts`] as JSON; `POST /_sim/calls/reset` zeroes them.
+//! - `POST /_sim/faults`: `{"throttle_share", "server_error_share", "latency_ms",
+//!   "access_denied": [ops], "unsupported": [ops]}`, missing fields off.
+//! - `POST /_sim/notebooks/{name}/status` with `{"status": "Failed"}`: forces a status.
+//!
+//! # Guarantees
+//! One simulated account ([`SimConfig::account`]), one state per region (taken from the SigV4
+//! credential scope). Asynchronous transitions are lazy: a resource moves on when it is next
+//! read after [`SimConfig::transition_delay`]. State sits behind one mutex never held across
+//! an await; every call is O(1) except List*, which is O(n log n) in that region's resources.
+
+mod images;
+mod inference;
+mod listing;
+mod notebooks;
+mod state;
+mod tags;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use wire::SimError;
+
+use state::{Ctx, RegionState};
+use wire::OpResult;
+
+/// How the simulated account behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// The account id in every ARN. Default `123456789012`.
+    pub account: String,
+    /// The region of calls whose `Authorization` header names none. Default `us-east-1`.
+    pub default_region: String,
+    /// How long every asynchronous transition takes. Default 2 s.
+    pub transition_delay: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            account: "123456789012".into(),
+            default_region: "us-east-1".into(),
+            transition_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Faults injected into SageMaker calls (never into the admin API). Default: all off.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Share of calls (0.0..=1.0) answered `ThrottlingException`.
+    pub throttle_share: f64,
+    /// Share of calls (0.0..=1.0) answered HTTP 500 `InternalFailure`.
+    pub server_error_share: f64,
+    /// Delay before every answer.
+    pub latency: Duration,
+    /// Operation names answered `AccessDeniedException`.
+    pub access_denied: BTreeSet<String>,
+    /// Operation names answered `UnknownOperationException`.
+    pub unsupported: BTreeSet<String>,
+}
+
+/// How many SageMaker calls reached the simulator, and how many were answered 2xx, by operation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CallCounts {
+    pub received: BTreeMap<String, u64>,
+    pub succeeded: BTreeMap<String, u64>,
+}
+
+impl CallCounts {
+    /// Calls of `op` received (including those answered with an injected fault).
+    pub fn received(&self, op: &str) -> u64 {
+        self.received.get(op).copied().unwrap_or(0)
+    }
+
+    /// Calls of `op` answered 2xx.
+    pub fn succeeded(&self, op: &str) -> u64 {
+        self.succeeded.get(op).copied().unwrap_or(0)
+    }
+
+    /// All calls received.
+    pub fn total_received(&self) -> u64 {
+        self.received.values().sum()
+    }
+
+    /// All calls answered 2xx.
+    pub fn total_succeeded(&self) -> u64 {
+        self.succeeded.values().sum()
+    }
+
+    /// Successful calls of operations that change something (not `Describe*`/`List*`).
+    pub fn mutating_succeeded(&self) -> u64 {
+        self.succeeded
+            .iter()
+            .filter(|(op, _)| !op.starts_with("Describe") && !op.starts_with("List"))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// One SageMaker operation over the state of the caller's region.
+type Op = fn(&mut RegionState, &Ctx, &[u8]) -> OpResult;
+
+/// Every operation the simulator serves.
+const OPERATIONS: &[(&str, Op)] = &[
+    ("CreateNotebookInstance", notebooks::create),
+    ("DescribeNotebookInstance", notebooks::describe),
+    ("ListNotebookInstances", notebooks::list),
+    ("StopNotebookInstance", notebooks::stop),
+    ("StartNotebookInstance", notebooks::start),
+    ("UpdateNotebookInstance", notebooks::update),
+    ("DeleteNotebookInstance", notebooks::delete),
+    ("AddTags", tags::add_tags),
+    ("ListTags", tags::list_tags),
+    ("DeleteTags", tags::delete_tags),
+    ("CreateImage", images::create_image),
+    ("DescribeImage", images::describe_image),
+    ("ListImages", images::list_images),
+    ("UpdateImage", images::update_image),
+    ("DeleteImage", images::delete_image),
+    ("CreateAppImageConfig", images::create_app_image_config),
+    ("DescribeAppImageConfig", images::describe_app_image_config),
+    ("ListAppImageConfigs", images::list_app_image_configs),
+    ("DeleteAppImageConfig", images::delete_app_image_config),
+    ("CreateModel", inference::create_model),
+    ("DescribeModel", inference::describe_model),
+    ("ListModels", inference::list_models),
+    ("DeleteModel", inference::delete_model),
+    ("CreateEndpointConfig", inference::create_endpoint_config),
+    (
+        "DescribeEndpointConfig",
+        inference::describe_endpoint_config,
+    ),
+    ("ListEndpointConfigs", inference::list_endpoint_configs),
+    ("DeleteEndpointConfig", inference::delete_endpoint_config),
+    ("CreateEndpoint", inference::create_endpoint),
+    ("DescribeEndpoint", inference::describe_endpoint),
+    ("ListEndpoints", inference::list_endpoints),
+    ("UpdateEndpoint", inference::update_endpoint),
+    ("DeleteEndpoint", inference::delete_endpoint),
+];
+
+struct Shared {
+    config: SimConfig,
+    regions: Mutex<HashMap<String, RegionState>>,
+    faults: Mutex<Faults>,
+    calls: Mutex<CallCounts>,
+    request_ids: std::sync::atomic::AtomicU64,
+}
+
+/// The simulator: cheap to clone, all clones share one account.
+#[derive(Clone)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+}
+
+/// Locks a mutex, tolerating poisoning (state stays usable after a panicking test thread).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Simulator {
+    /// A simulator with an empty account.
+    pub fn new(config: SimConfig) -> Simulator {
+        Simulator {
+            shared: Arc::new(Shared {
+                config,
+                regions: Mutex::new(HashMap::new()),
+                faults: Mutex::new(Faults::default()),
+                calls: Mutex::new(CallCounts::default()),
+                request_ids: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The names of every operation served.
+    pub fn operations() -> impl Iterator<Item = &'static str> {
+        OPERATIONS.iter().map(|(name, _)| *name)
+    }
+
+    /// The configuration it was made with.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// Serves SageMaker and the admin API on `listener` until `shutdown` completes.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Binds `127.0.0.1:0` and serves in a spawned task until the handle is shut down or dropped.
+    pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let simulator = Simulator::new(config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = simulator.clone();
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(SimHandle {
+            simulator,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Replaces the injected faults.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    /// The injected faults now.
+    pub fn faults(&self) -> Faults {
+        lock(&self.shared.faults).clone()
+    }
+
+    /// A snapshot of the call counters.
+    pub fn calls(&self) -> CallCounts {
+        lock(&self.shared.calls).clone()
+    }
+
+    /// Zeroes the call counters.
+    pub fn reset_calls(&self) {
+        *lock(&self.shared.calls) = CallCounts::default();
+    }
+
+    /// Forces the status of a notebook (in every region that has one by that name), cancelling
+    /// any transition under way: it stays there until a call moves it. False if none exists.
+    pub fn set_notebook_status(&self, name: &str, status: &str) -> bool {
+        let now = tokio::time::Instant::now();
+        let epoch = wire::epoch_now();
+        let mut regions = lock(&self.shared.regions);
+        let mut found = false;
+        for region in regions.values_mut() {
+            if let Some(notebook) = state::lookup(&mut region.notebooks, name, now) {
+                notebook.force_status(status, epoch);
+                found = true;
+            }
+        }
+        found
+    }
+
+    fn router(&self) -> Router {
+        Router::new()
+            .route("/", post(sagemaker))
+            .route("/_sim/calls", get(admin_calls))
+            .route("/_sim/calls/reset", post(admin_reset_calls))
+            .route("/_sim/faults", post(admin_faults))
+            .route("/_sim/notebooks/{name}/status", post(admin_notebook_status))
+            .fallback(admin_not_found)
+            .with_state(self.clone())
+    }
+
+    fn count_received(&self, op: &str) {
+        *lock(&self.shared.calls)
+            .received
+            .entry(op.to_string())
+            .or_default() += 1;
+    }
+
+    fn count_succeeded(&self, op: &str) {
+        *lock(&self.shared.calls)
+            .succeeded
+            .entry(op.to_string())
+            .or_default() += 1;
+    }
+
+    /// Answers one SageMaker call: injected faults first, then the operation.
+    fn answer(&self, op: &str, region: &str, body: &[u8], faults: &Faults) -> OpResult {
+        if faults.unsupported.contains(op) {
+            return Err(SimError::unknown_operation(op));
+        }
+        if faults.access_denied.contains(op) {
+            return Err(SimError::access_denied(op));
+        }
+        if faults.throttle_share > 0.0 && rand::random::<f64>() < faults.throttle_share {
+            return Err(SimError::throttling());
+        }
+        if faults.server_error_share > 0.0 && rand::random::<f64>() < faults.server_error_share {
+            return Err(SimError::internal());
+        }
+        let Some((_, operation)) = OPERATIONS.iter().find(|(name, _)| *name == op) else {
+            return Err(SimError::unknown_operation(op));
+        };
+        let config = &self.shared.config;
+        let ctx = Ctx {
+            account: &config.account,
+            region,
+            now: tokio::time::Instant::now(),
+            epoch: wire::epoch_now(),
+            delay: config.transition_delay,
+        };
+        let mut regions = lock(&self.shared.regions);
+        let state = regions.entry(region.to_string()).or_default();
+        let mut output = operation(state, &ctx, body)?;
+        wire::drop_nulls(&mut output);
+        Ok(output)
+    }
+}
+
+/// A running simulator; dropping it stops the server too.
+pub struct SimHandle {
+    pub simulator: Simulator,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`, for `endpoint_url` / `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server, waiting up to 5 s for open connections to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The region of the SigV4 credential scope (`Credential=AKID/DATE/REGION/sagemaker/aws4_request`).
+fn region_of(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?;
+    let scope = scope.split([',', ' ']).next()?;
+    let region = scope.split('/').nth(2)?;
+    (!region.is_empty()).then(|| region.to_string())
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    (
+        status,
+        [("content-type", "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `POST /`: one SageMaker call.
+async fn sagemaker(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(target) = headers.get("x-amz-target").and_then(|t| t.to_str().ok()) else {
+        return admin_not_found().await;
+    };
+    let op = target
+        .strip_prefix("SageMaker.")
+        .unwrap_or(target)
+        .to_string();
+    sim.count_received(&op);
+    let faults = sim.faults();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    let region = region_of(&headers).unwrap_or_else(|| sim.shared.config.default_region.clone());
+    let result = if target.starts_with("SageMaker.") {
+        sim.answer(&op, &region, &body, &faults)
+    } else {
+        Err(SimError::unknown_operation(target))
+    };
+    let request_id = sim
+        .shared
+        .request_ids
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut response = match result {
+        Ok(output) => {
+            sim.count_succeeded(&op);
+            tracing::trace!(operation = %op, %region, "sim.call.succeeded");
+            json_response(StatusCode::OK, &output)
+        }
+        Err(error) => {
+            tracing::debug!(operation = %op, %region, code = error.code, message = %error.message, "sim.call.failed");
+            let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = json_response(status, &error.body());
+            response
+                .headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static(error.code));
+            response
+        }
+    };
+    if let Ok(id) = HeaderValue::from_str(&format!("sim-{request_id:016x}")) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+fn admin_json(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+async fn admin_not_found() -> Response {
+    admin_json(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({ "error": "not a SageMaker call (POST / with X-Amz-Target) nor an admin endpoint" }),
+    )
+}
+
+async fn admin_calls(State(sim): State<Simulator>) -> Response {
+    (StatusCode::OK, axum::Json(sim.calls())).into_response()
+}
+
+async fn admin_reset_calls(State(sim): State<Simulator>) -> Response {
+    sim.reset_calls();
+    admin_json(StatusCode::OK, serde_json::json!({ "ok": true }))
+}
+
+/// The admin form of [`Faults`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FaultsBody {
+    throttle_share: f64,
+    server_error_share: f64,
+    latency_ms: u64,
+    access_denied: BTreeSet<String>,
+    unsupported: BTreeSet<String>,
+}
+
+async fn admin_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { &body };
+    match serde_json::from_slice::<FaultsBody>(body) {
+        Ok(f) => {
+            sim.set_faults(Faults {
+                throttle_share: f.throttle_share,
+                server_error_share: f.server_error_share,
+                latency: Duration::from_millis(f.latency_ms),
+                access_denied: f.access_denied,
+                unsupported: f.unsupported,
+            });
+            admin_json(StatusCode::OK, serde_json::json!({ "ok": true }))
+        }
+        Err(e) => admin_json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": e.to_string() }),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: String,
+}
+
+async fn admin_notebook_status(
+    State(sim): State<Simulator>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let status = match serde_json::from_slice::<StatusBody>(&body) {
+        Ok(b) => b.status,
+        Err(e) => {
+            return admin_json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "error": e.to_string() }),
+            )
+        }
+    };
+    if sim.set_notebook_status(&name, &status) {
+        admin_json(StatusCode::OK, serde_json::json!({ "ok": true }))
+    } else {
+        admin_json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "error": format!("no notebook instance named {name}") }),
+        )
+    }
+}
