@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::aws::sagemaker::Listed;
-use crate::aws::{self, AwsError, SageMakerApi, SdkSageMaker};
+use crate::aws::{self, AwsError, CallStack, SageMakerApi, SdkSageMaker, StackSettings};
 use crate::config::{AccountConfig, Config};
 use crate::controls::{self, Params};
 use crate::model::{
@@ -376,12 +376,22 @@ pub async fn targets(
     (out, errors)
 }
 
+/// The call stack settings from config (one stack per account and region).
+pub fn stack_settings(_config: &Config) -> StackSettings {
+    StackSettings {
+        // The audit's own pace is bounded by `audit.concurrency`; no rate limit is configured
+        // for it yet, so the stack only adds its timeout.
+        requests_per_second: 1000.0,
+        ..StackSettings::default()
+    }
+}
+
 /// Runs the whole audit: every configured account and region, concurrently.
 pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Report {
     let (targets, mut errors) = targets(config, base).await;
     let concurrency = config.audit.concurrency;
     let sweeps = futures::future::join_all(targets.iter().map(|(target, sdk)| async move {
-        let api = SdkSageMaker::new(sdk);
+        let api = SdkSageMaker::new(sdk, CallStack::new(stack_settings(config)));
         sweep(&api, target, concurrency, progress).await
     }))
     .await;
@@ -613,6 +623,18 @@ mod tests {
         }
         async fn list_tags(&self, _: &str) -> Result<Vec<Tag>, AwsError> {
             Ok(vec![Tag::new("owner", "me")])
+        }
+        async fn stop_notebook(&self, _: &str) -> Result<(), AwsError> {
+            Err(err("StopNotebookInstance", ErrorClass::Invalid))
+        }
+        async fn start_notebook(&self, _: &str) -> Result<(), AwsError> {
+            Err(err("StartNotebookInstance", ErrorClass::Invalid))
+        }
+        async fn update_notebook(&self, _: &str, _: bool, _: Option<&str>) -> Result<(), AwsError> {
+            Err(err("UpdateNotebookInstance", ErrorClass::Invalid))
+        }
+        async fn add_tags(&self, _: &str, _: &[Tag]) -> Result<(), AwsError> {
+            Err(err("AddTags", ErrorClass::Invalid))
         }
     }
 

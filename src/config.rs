@@ -2,7 +2,12 @@
 //! checked against the schema and validated, with every problem reported at once.
 //!
 //! The defaults are safe: with no configuration the tool audits the caller's own account in the
-//! default region of the credential chain and changes nothing.
+//! default region of the credential chain and changes nothing. Changing anything takes two
+//! opt-ins: `mode = "enforce"` and `enforce = true` on the account ([`Config::enforces`]); what
+//! is done about each failed control is `actions` ([`Config::action`]).
+//!
+//! [`Config::warnings`] lists settings that are legal but probably not meant (enforce mode with
+//! no account opted in, ...); `validate-config` prints them without failing.
 //!
 //! # Loading
 //!
@@ -15,21 +20,30 @@
 //! # Environment
 //!
 //! `SMR_` followed by the key path in upper case with `__` between the levels, e.g.
-//! `SMR_AUDIT__CONCURRENCY=8`, `SMR_LOG__FORMAT=json`,
-//! `SMR_CONTROLS__REQUIRED_TAG_KEYS='["owner","team"]'` or
-//! `SMR_ACCOUNTS='[{id="111122223333", role_arn="arn:aws:iam::111122223333:role/Audit"}]'`.
+//! `SMR_AUDIT__CONCURRENCY=8`, `SMR_LOG__FORMAT=json`, `SMR_MODE=enforce`,
+//! `SMR_DAEMON__QUEUE_URL=https://sqs.us-east-1.amazonaws.com/111122223333/smr-events`,
+//! `SMR_CONTROLS__REQUIRED_TAG_KEYS='["owner","team"]'`,
+//! `SMR_ACTIONS='{"SageMaker.8"="fix"}'` (control ids contain a dot: quote them in a table),
+//! `SMR_REMEDIATION__TAG_VALUES='{owner="platform-team"}'` or
+//! `SMR_ACCOUNTS='[{id="111122223333", role_arn="arn:aws:iam::111122223333:role/Audit",
+//! enforce=true}]'`.
 //! Values are parsed like figment's `Env` provider (numbers, booleans, `[..]` arrays, `{..}`
-//! tables, otherwise strings). Any other `SMR_*` variable is an unknown key, except those listed in
-//! [`RESERVED_ENV_VARS`].
+//! tables, otherwise strings). Tables (`actions`, `tag_values`) are merged key by key with the
+//! lower layers; arrays (`accounts`, ...) replace them. Any other `SMR_*` variable is an unknown
+//! key, except those listed in [`RESERVED_ENV_VARS`].
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::{Deserialize, Serialize};
 
 use crate::controls::Params;
+use crate::model::ControlId;
 
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "SMR_";
@@ -53,18 +67,177 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// The notebook platform identifier Security Hub's SageMaker.8 accepts by default.
 pub const DEFAULT_PLATFORM: &str = "notebook-al2-v3";
 
+/// The longest tag value AWS accepts, in characters.
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+
+/// The largest accepted `daemon.receive_concurrency` (concurrent SQS long-poll loops).
+pub const MAX_RECEIVE_CONCURRENCY: usize = 10;
+
+/// The largest accepted `daemon.reconcile_concurrency`.
+pub const MAX_RECONCILE_CONCURRENCY: usize = 256;
+
+/// The largest accepted `daemon.sweep_jitter` (a fraction of the sweep interval).
+pub const MAX_SWEEP_JITTER: f64 = 0.5;
+
+/// The largest accepted `daemon.shutdown_grace_secs`.
+pub const MAX_SHUTDOWN_GRACE_SECS: u64 = 3600;
+
+/// The accepted range of `aws.requests_per_second`.
+pub const REQUESTS_PER_SECOND_RANGE: (f64, f64) = (0.1, 1000.0);
+
+/// The largest accepted `aws.call_timeout_secs`.
+pub const MAX_CALL_TIMEOUT_SECS: u64 = 900;
+
+/// The largest accepted `remediation.step_timeout_secs` (one day).
+pub const MAX_STEP_TIMEOUT_SECS: u64 = 86_400;
+
+/// The largest accepted `remediation.poll_interval_secs` and `max_poll_interval_secs`.
+pub const MAX_POLL_INTERVAL_SECS: u64 = 3600;
+
+/// The largest accepted `remediation.max_update_attempts`.
+pub const MAX_UPDATE_ATTEMPTS: u32 = 100;
+
+/// The largest accepted `daemon.error_backoff_secs` and `max_error_backoff_secs` (one day).
+pub const MAX_ERROR_BACKOFF_SECS: u64 = 86_400;
+
+/// SageMaker accepts at most this many `SecurityGroupIds` on a notebook instance.
+pub const MAX_SECURITY_GROUPS: usize = 5;
+
+/// Default `remediation.exemption_tag_key`.
+pub const DEFAULT_EXEMPTION_TAG_KEY: &str = "sagemaker-remediator:exempt";
+
+/// Default `remediation.flag_tag_key`.
+pub const DEFAULT_FLAG_TAG_KEY: &str = "sagemaker-remediator:recreate-required";
+
 /// The whole configuration.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `audit` (the default): evaluate, plan and record, call no mutating API. `enforce`: act,
+    /// but only in accounts listed with `enforce = true`.
+    pub mode: Mode,
+    /// What to do about each failed control. Always holds all eight controls after loading
+    /// (absent keys take their defaults, see [`Action::default_for`]); use [`Config::action`].
+    pub actions: BTreeMap<ControlId, Action>,
     /// Parameters of the Security Hub controls (SageMaker.6/.7 tags, SageMaker.8 platforms).
     pub controls: ControlsConfig,
+    /// How remediation is carried out: exemption and flag tags, tag values, timeouts.
+    pub remediation: RemediationConfig,
     /// What to audit and how hard to drive the AWS APIs while doing so.
     pub audit: AuditConfig,
+    /// The long-running `run` daemon: event intake, sweeps, concurrency, store, HTTP listener.
+    pub daemon: DaemonConfig,
+    /// AWS client behaviour: rate limit and per-call timeout.
+    pub aws: AwsConfig,
     /// Log output.
     pub log: LogConfig,
     /// Accounts to audit. Empty means the caller's own account with the default credentials.
     pub accounts: Vec<AccountConfig>,
+}
+
+/// Whether the remediator may change anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Evaluate, plan and record; call no mutating API anywhere.
+    #[default]
+    Audit,
+    /// Carry out the plans in accounts that opted in (`accounts[].enforce = true`); elsewhere as
+    /// `Audit`.
+    Enforce,
+}
+
+impl Mode {
+    /// `audit` or `enforce`, as in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Audit => "audit",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What to do about a failed control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Fix in place (only SageMaker.3, .6, .7 and .8 can be).
+    Fix,
+    /// Leave the resource as it is, tag it with `remediation.flag_tag_key` and report it.
+    Flag,
+    /// Do nothing beyond recording the evaluation.
+    Ignore,
+}
+
+impl Action {
+    /// `fix`, `flag` or `ignore`, as in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Fix => "fix",
+            Action::Flag => "flag",
+            Action::Ignore => "ignore",
+        }
+    }
+
+    /// The built-in action for `control`: `fix` for SageMaker.3, .6 and .7; `flag` for the
+    /// others, including SageMaker.8 (a platform change swaps the OS and JupyterLab, so it is
+    /// opt-in) and those that cannot be fixed in place (.1, .2, .4, .5).
+    pub fn default_for(control: ControlId) -> Action {
+        match control {
+            ControlId::SageMaker3 | ControlId::SageMaker6 | ControlId::SageMaker7 => Action::Fix,
+            ControlId::SageMaker1
+            | ControlId::SageMaker2
+            | ControlId::SageMaker4
+            | ControlId::SageMaker5
+            | ControlId::SageMaker8 => Action::Flag,
+        }
+    }
+
+    /// All eight controls with their built-in actions.
+    pub fn defaults() -> BTreeMap<ControlId, Action> {
+        ControlId::ALL
+            .into_iter()
+            .map(|control| (control, Action::default_for(control)))
+            .collect()
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether `action = "fix"` is possible for `control`; if not, why (for messages).
+pub fn fix_unsupported(control: ControlId) -> Option<&'static str> {
+    match control {
+        ControlId::SageMaker3
+        | ControlId::SageMaker6
+        | ControlId::SageMaker7
+        | ControlId::SageMaker8 => None,
+        ControlId::SageMaker1 => Some(
+            "DirectInternetAccess is fixed at creation: the notebook instance must be deleted \
+             and recreated",
+        ),
+        ControlId::SageMaker2 => Some(
+            "SubnetId is fixed at creation: the notebook instance must be deleted and recreated \
+             in a VPC",
+        ),
+        ControlId::SageMaker4 => Some(
+            "endpoint configurations are immutable: a new configuration and an UpdateEndpoint \
+             of every endpoint using it are needed",
+        ),
+        ControlId::SageMaker5 => Some(
+            "models are immutable, and the container may need the network: a new model, \
+             endpoint configuration and UpdateEndpoint are needed",
+        ),
+    }
 }
 
 /// Parameters of the Security Hub controls.
@@ -90,6 +263,86 @@ pub struct AuditConfig {
     pub regions: Vec<String>,
     /// Concurrent Describe/ListTags calls per account and region, 1 to 256.
     pub concurrency: usize,
+}
+
+/// How remediation is carried out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemediationConfig {
+    /// Resources carrying a tag with this key (any value) are skipped and reported as exempt.
+    /// A valid tag key, not starting with `aws:`.
+    pub exemption_tag_key: String,
+    /// Tag put on flagged resources; its value lists the failing controls, e.g.
+    /// `SageMaker.1 SageMaker.2`. A valid tag key, not starting with `aws:`, different from
+    /// `exemption_tag_key`.
+    pub flag_tag_key: String,
+    /// Tag key -> value added by the SageMaker.6/.7 fix. A required key
+    /// (`controls.required_tag_keys`) without a value here cannot be fixed: the resource is
+    /// flagged instead. With no required keys, an untagged resource gets all of these (or is
+    /// flagged when this is empty). Existing tag values are never overwritten.
+    pub tag_values: BTreeMap<String, String>,
+    /// Subnet (`subnet-...`) written into recreation plans of notebook instances failing
+    /// SageMaker.1/.2. Empty means a placeholder in the plan.
+    pub recreate_subnet_id: String,
+    /// Security groups (`sg-...`, at most 5) for recreation plans; needs `recreate_subnet_id`.
+    pub recreate_security_group_ids: Vec<String>,
+    /// Longest wait of one workflow step (e.g. for a notebook to reach Stopped or InService),
+    /// in seconds, 1 to 86400. Real AWS transitions take minutes.
+    pub step_timeout_secs: u64,
+    /// First poll delay while waiting for a transition, in seconds (1-3600); it doubles up to
+    /// `max_poll_interval_secs`.
+    pub poll_interval_secs: u64,
+    /// Longest poll delay while waiting, in seconds; at least `poll_interval_secs`, at most 3600.
+    pub max_poll_interval_secs: u64,
+    /// How often an `UpdateNotebookInstance` (or `AddTags`) is tried before the remediation is
+    /// given up as failed, 1 to 100.
+    pub max_update_attempts: u32,
+}
+
+/// The long-running `run` daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// URL of the SQS queue receiving the EventBridge events (`https://sqs.<region>.amazonaws.com/
+    /// <account>/<name>`). Empty means no event intake: periodic sweeps only.
+    pub queue_url: String,
+    /// Concurrent SQS long-poll loops, 1 to 10.
+    pub receive_concurrency: usize,
+    /// Resources reconciled at once, 1 to 256.
+    pub reconcile_concurrency: usize,
+    /// Period of the full sweep over every resource, in seconds. A sweep always runs at
+    /// start-up; 0 means only then (events alone drive the rest, and lost events stay lost).
+    pub sweep_interval_secs: u64,
+    /// Random spread of each sweep's start, as a fraction of `sweep_interval_secs`, 0.0 to 0.5.
+    pub sweep_jitter: f64,
+    /// The SQLite journal file (created when missing).
+    pub store_path: PathBuf,
+    /// Socket address of the HTTP listener for `/healthz`, `/readyz` and `/metrics`, e.g.
+    /// `127.0.0.1:9464` (`0.0.0.0:9464` in a container).
+    pub listen: String,
+    /// On SIGTERM, how long the step in flight may take to finish, in seconds, 1 to 3600. Keep it
+    /// below the orchestrator's stop timeout (ECS: 30 s).
+    pub shutdown_grace_secs: u64,
+    /// First retry delay after a failed reconcile, in seconds (1-86400); it doubles per failure up
+    /// to `max_error_backoff_secs`.
+    pub error_backoff_secs: u64,
+    /// Longest retry delay after failed reconciles, in seconds; at least `error_backoff_secs`, at
+    /// most 86400.
+    pub max_error_backoff_secs: u64,
+    /// Lifetime of the per-resource claim that keeps two reconciles of one resource apart, in
+    /// seconds; must exceed `remediation.step_timeout_secs`.
+    pub claim_ttl_secs: u64,
+}
+
+/// AWS client behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Request rate limit per account and service, applied before the SDK (whose own retries
+    /// handle throttling), 0.1 to 1000.
+    pub requests_per_second: f64,
+    /// Time budget of one AWS call, the SDK's own retries included, in seconds, 1 to 900.
+    pub call_timeout_secs: u64,
 }
 
 /// Log output.
@@ -134,6 +387,134 @@ pub struct AccountConfig {
     /// name chosen by the AWS client code. Only valid together with `role_arn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_name: Option<String>,
+    /// Opt this account in to `mode = "enforce"`: only then are remediations carried out in it.
+    #[serde(default)]
+    pub enforce: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Audit,
+            actions: Action::defaults(),
+            controls: ControlsConfig::default(),
+            remediation: RemediationConfig::default(),
+            audit: AuditConfig::default(),
+            daemon: DaemonConfig::default(),
+            aws: AwsConfig::default(),
+            log: LogConfig::default(),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+impl Default for RemediationConfig {
+    fn default() -> Self {
+        RemediationConfig {
+            exemption_tag_key: DEFAULT_EXEMPTION_TAG_KEY.to_string(),
+            flag_tag_key: DEFAULT_FLAG_TAG_KEY.to_string(),
+            tag_values: BTreeMap::new(),
+            recreate_subnet_id: String::new(),
+            recreate_security_group_ids: Vec::new(),
+            step_timeout_secs: 1800,
+            poll_interval_secs: 15,
+            max_poll_interval_secs: 60,
+            max_update_attempts: 3,
+        }
+    }
+}
+
+impl RemediationConfig {
+    /// `step_timeout_secs` as a duration.
+    pub fn step_timeout(&self) -> Duration {
+        Duration::from_secs(self.step_timeout_secs)
+    }
+
+    /// `poll_interval_secs` as a duration.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_secs)
+    }
+
+    /// `max_poll_interval_secs` as a duration.
+    pub fn max_poll_interval(&self) -> Duration {
+        Duration::from_secs(self.max_poll_interval_secs)
+    }
+
+    /// `recreate_subnet_id`, or `None` when empty (the plan shows a placeholder).
+    pub fn recreate_subnet(&self) -> Option<&str> {
+        Some(self.recreate_subnet_id.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            queue_url: String::new(),
+            receive_concurrency: 1,
+            reconcile_concurrency: 8,
+            sweep_interval_secs: 3600,
+            sweep_jitter: 0.1,
+            store_path: PathBuf::from("sagemaker-remediator.db"),
+            listen: "127.0.0.1:9464".to_string(),
+            shutdown_grace_secs: 25,
+            error_backoff_secs: 5,
+            max_error_backoff_secs: 900,
+            claim_ttl_secs: 7200,
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// `queue_url`, or `None` when empty (no event intake).
+    pub fn intake_queue_url(&self) -> Option<&str> {
+        Some(self.queue_url.as_str()).filter(|s| !s.is_empty())
+    }
+
+    /// The sweep period, or `None` for `sweep_interval_secs = 0` (only the start-up sweep).
+    pub fn sweep_interval(&self) -> Option<Duration> {
+        (self.sweep_interval_secs > 0).then(|| Duration::from_secs(self.sweep_interval_secs))
+    }
+
+    /// `listen` parsed ([`Config::validate`] rejects values for which this fails).
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
+    }
+
+    /// `shutdown_grace_secs` as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// `error_backoff_secs` as a duration.
+    pub fn error_backoff(&self) -> Duration {
+        Duration::from_secs(self.error_backoff_secs)
+    }
+
+    /// `max_error_backoff_secs` as a duration.
+    pub fn max_error_backoff(&self) -> Duration {
+        Duration::from_secs(self.max_error_backoff_secs)
+    }
+
+    /// `claim_ttl_secs` as a duration.
+    pub fn claim_ttl(&self) -> Duration {
+        Duration::from_secs(self.claim_ttl_secs)
+    }
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            requests_per_second: 10.0,
+            call_timeout_secs: 60,
+        }
+    }
+}
+
+impl AwsConfig {
+    /// `call_timeout_secs` as a duration.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_secs(self.call_timeout_secs)
+    }
 }
 
 impl Default for ControlsConfig {
@@ -257,8 +638,9 @@ impl Config {
         load_layers(toml.map(|text| ("config file", text)), env)
     }
 
-    /// Semantic checks (account ids, ARNs, external ids, regions, tag keys, platforms,
-    /// concurrency, log level). Returns every problem at once; sources are not known here.
+    /// Semantic checks (account ids, ARNs, external ids, regions, tag keys and values, platforms,
+    /// actions, ranges, URLs and addresses, log level). Returns every problem at once; sources
+    /// are not known here. Warnings are separate: [`Config::warnings`].
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut issues = Vec::new();
         self.check(&mut issues);
@@ -292,6 +674,114 @@ impl Config {
         } else {
             &account.regions
         }
+    }
+
+    /// What to do about a failed `control`: its entry in `actions`, or the built-in default
+    /// ([`Action::default_for`]) for a hand-built config that lacks it.
+    pub fn action(&self, control: ControlId) -> Action {
+        self.actions
+            .get(&control)
+            .copied()
+            .unwrap_or_else(|| Action::default_for(control))
+    }
+
+    /// Whether remediations are carried out in `account_id`: `mode` is `enforce` and the account
+    /// is listed with `enforce = true`. Everywhere else the remediator plans and records only.
+    pub fn enforces(&self, account_id: &str) -> bool {
+        self.mode == Mode::Enforce
+            && self
+                .accounts
+                .iter()
+                .any(|account| account.enforce && account.id == account_id)
+    }
+
+    /// Legal but probably unintended settings, for `validate-config` to print (they do not stop
+    /// the tool): enforce mode with no account opted in, accounts opted in while in audit mode,
+    /// SageMaker.6/.7 set to `fix` without a `tag_values` entry for every required tag key (or,
+    /// with no required keys, with no `tag_values` at all while some account is enforced).
+    /// Sources are not known here; the built-in defaults give no warnings.
+    pub fn warnings(&self) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        let warn = |out: &mut Vec<ConfigProblem>, path: &KeyPath, message: String| {
+            out.push(ConfigProblem {
+                key: path.to_string(),
+                message,
+                source: None,
+            });
+        };
+        let root = KeyPath::root();
+        let opted_in = self.accounts.iter().any(|a| a.enforce);
+        match self.mode {
+            Mode::Enforce if !opted_in => warn(
+                &mut out,
+                &root.key("mode"),
+                "is \"enforce\" but no account sets enforce = true: nothing will be changed \
+                 anywhere"
+                    .to_string(),
+            ),
+            Mode::Audit => {
+                for (i, account) in self.accounts.iter().enumerate() {
+                    if account.enforce {
+                        warn(
+                            &mut out,
+                            &root.key("accounts").index(i).key("enforce"),
+                            format!(
+                                "has no effect while mode = \"audit\": account {} is only \
+                                 audited",
+                                account.id
+                            ),
+                        );
+                    }
+                }
+            }
+            Mode::Enforce => {}
+        }
+
+        let fixing: Vec<&str> = [ControlId::SageMaker6, ControlId::SageMaker7]
+            .into_iter()
+            .filter(|&c| self.action(c) == Action::Fix)
+            .map(ControlId::as_str)
+            .collect();
+        if !fixing.is_empty() {
+            let controls = fixing.join("/");
+            let tag_values = root.key("remediation").key("tag_values");
+            let required = &self.controls.required_tag_keys;
+            if required.is_empty() {
+                // only where it matters: by default (audit only) this would always show
+                let enforcing = self.mode == Mode::Enforce && opted_in;
+                if enforcing && self.remediation.tag_values.is_empty() {
+                    warn(
+                        &mut out,
+                        &tag_values,
+                        format!(
+                            "is empty while {controls} is set to fix: untagged resources will be \
+                             flagged instead (add e.g. owner = \"platform-team\")"
+                        ),
+                    );
+                }
+            } else {
+                let missing: Vec<&String> = required
+                    .iter()
+                    .filter(|key| !self.remediation.tag_values.contains_key(*key))
+                    .collect();
+                if !missing.is_empty() {
+                    warn(
+                        &mut out,
+                        &tag_values,
+                        format!(
+                            "has no value for the required tag key(s) {} while {controls} is set \
+                             to fix: resources missing them will be flagged instead",
+                            missing
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        out
     }
 
     fn check(&self, out: &mut Vec<Issue>) {
@@ -395,7 +885,325 @@ impl Config {
                 );
             }
         }
+
+        self.check_actions(out);
+        self.check_remediation(out);
+        self.check_daemon(out);
+        self.check_aws(out);
     }
+
+    fn check_actions(&self, out: &mut Vec<Issue>) {
+        let actions = KeyPath::root().key("actions");
+        for (&control, &action) in &self.actions {
+            if action != Action::Fix {
+                continue;
+            }
+            if let Some(why) = fix_unsupported(control) {
+                out.push(Issue::new(
+                    &actions.key(control.as_str()),
+                    format!(
+                        "{control} cannot be fixed in place ({why}); use \"flag\" or \"ignore\""
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn check_remediation(&self, out: &mut Vec<Issue>) {
+        let section = KeyPath::root().key("remediation");
+        let r = &self.remediation;
+
+        let exemption = section.key("exemption_tag_key");
+        if let Some(message) = tag_key_problem(&r.exemption_tag_key) {
+            out.push(Issue::new(&exemption, message));
+        }
+        let flag = section.key("flag_tag_key");
+        if let Some(message) = tag_key_problem(&r.flag_tag_key) {
+            out.push(Issue::new(&flag, message));
+        } else if r.flag_tag_key == r.exemption_tag_key {
+            out.push(
+                Issue::new(
+                    &flag,
+                    format!(
+                        "must differ from {exemption}: flagged resources would exempt themselves"
+                    ),
+                )
+                .depends_on(&exemption),
+            );
+        }
+
+        let tag_values = section.key("tag_values");
+        for (key, value) in &r.tag_values {
+            let path = tag_values.key(key);
+            if let Some(message) = tag_key_problem(key) {
+                out.push(Issue::new(&path, message));
+            } else if *key == r.exemption_tag_key {
+                out.push(
+                    Issue::new(
+                        &path,
+                        format!("is {exemption}: every resource fixed with it would become exempt"),
+                    )
+                    .depends_on(&exemption),
+                );
+            } else if *key == r.flag_tag_key {
+                out.push(
+                    Issue::new(
+                        &path,
+                        format!("is {flag}, which the remediator manages itself"),
+                    )
+                    .depends_on(&flag),
+                );
+            }
+            if let Some(message) = tag_value_problem(value) {
+                out.push(Issue::new(&path, message));
+            }
+        }
+
+        let subnet = section.key("recreate_subnet_id");
+        if !r.recreate_subnet_id.is_empty() && !is_vpc_id(&r.recreate_subnet_id, "subnet-") {
+            out.push(Issue::new(
+                &subnet,
+                format!(
+                    "must be empty or a subnet id like `subnet-0123456789abcdef0`, found `{}`",
+                    r.recreate_subnet_id
+                ),
+            ));
+        }
+        let groups_path = section.key("recreate_security_group_ids");
+        let groups = &r.recreate_security_group_ids;
+        if !groups.is_empty() && r.recreate_subnet_id.is_empty() {
+            out.push(
+                Issue::new(
+                    &groups_path,
+                    "needs recreate_subnet_id: security groups belong to the subnet's VPC",
+                )
+                .depends_on(&subnet),
+            );
+        }
+        if groups.len() > MAX_SECURITY_GROUPS {
+            out.push(Issue::new(
+                &groups_path,
+                format!(
+                    "at most {MAX_SECURITY_GROUPS} security groups are allowed, found {}",
+                    groups.len()
+                ),
+            ));
+        }
+        for (i, group) in groups.iter().enumerate() {
+            let item = groups_path.index(i);
+            if !is_vpc_id(group, "sg-") {
+                out.push(Issue::new(
+                    &item,
+                    format!(
+                        "must be a security group id like `sg-0123456789abcdef0`, found `{group}`"
+                    ),
+                ));
+            }
+            if let Some(first) = groups[..i].iter().position(|g| g == group) {
+                out.push(Issue::new(
+                    &item,
+                    format!("duplicate of {}", groups_path.index(first)),
+                ));
+            }
+        }
+
+        let step = section.key("step_timeout_secs");
+        check_range(out, &step, r.step_timeout_secs, 1, MAX_STEP_TIMEOUT_SECS);
+        let poll = section.key("poll_interval_secs");
+        let poll_ok = check_range(out, &poll, r.poll_interval_secs, 1, MAX_POLL_INTERVAL_SECS);
+        let max_poll = section.key("max_poll_interval_secs");
+        if check_range(
+            out,
+            &max_poll,
+            r.max_poll_interval_secs,
+            1,
+            MAX_POLL_INTERVAL_SECS,
+        ) && poll_ok
+            && r.max_poll_interval_secs < r.poll_interval_secs
+        {
+            out.push(
+                Issue::new(
+                    &max_poll,
+                    format!(
+                        "must be at least {poll} ({}), found {}",
+                        r.poll_interval_secs, r.max_poll_interval_secs
+                    ),
+                )
+                .depends_on(&poll),
+            );
+        }
+        check_range(
+            out,
+            &section.key("max_update_attempts"),
+            r.max_update_attempts,
+            1,
+            MAX_UPDATE_ATTEMPTS,
+        );
+    }
+
+    fn check_daemon(&self, out: &mut Vec<Issue>) {
+        let section = KeyPath::root().key("daemon");
+        let d = &self.daemon;
+
+        let url = &d.queue_url;
+        if !url.is_empty() {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            let ok = rest.is_some_and(|rest| {
+                !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace)
+            });
+            if !ok {
+                out.push(Issue::new(
+                    &section.key("queue_url"),
+                    format!(
+                        "must be empty (no event intake) or an SQS queue URL like \
+                         `https://sqs.us-east-1.amazonaws.com/111122223333/smr-events`, found \
+                         `{url}`"
+                    ),
+                ));
+            }
+        }
+
+        check_range(
+            out,
+            &section.key("receive_concurrency"),
+            d.receive_concurrency,
+            1,
+            MAX_RECEIVE_CONCURRENCY,
+        );
+        check_range(
+            out,
+            &section.key("reconcile_concurrency"),
+            d.reconcile_concurrency,
+            1,
+            MAX_RECONCILE_CONCURRENCY,
+        );
+
+        let jitter = d.sweep_jitter;
+        if !(0.0..=MAX_SWEEP_JITTER).contains(&jitter) {
+            out.push(Issue::new(
+                &section.key("sweep_jitter"),
+                format!("must be from 0.0 to {MAX_SWEEP_JITTER:.1}, found {jitter}"),
+            ));
+        }
+
+        if d.store_path.as_os_str().is_empty() {
+            out.push(Issue::new(
+                &section.key("store_path"),
+                "must not be empty (e.g. \"sagemaker-remediator.db\")",
+            ));
+        }
+
+        if let Err(err) = d.listen_addr() {
+            out.push(Issue::new(
+                &section.key("listen"),
+                format!(
+                    "must be a socket address like `127.0.0.1:9464` or `[::]:9464`, found `{}` \
+                     ({err})",
+                    d.listen
+                ),
+            ));
+        }
+
+        check_range(
+            out,
+            &section.key("shutdown_grace_secs"),
+            d.shutdown_grace_secs,
+            1,
+            MAX_SHUTDOWN_GRACE_SECS,
+        );
+
+        let backoff = section.key("error_backoff_secs");
+        let backoff_ok = check_range(
+            out,
+            &backoff,
+            d.error_backoff_secs,
+            1,
+            MAX_ERROR_BACKOFF_SECS,
+        );
+        let max_backoff = section.key("max_error_backoff_secs");
+        if check_range(
+            out,
+            &max_backoff,
+            d.max_error_backoff_secs,
+            1,
+            MAX_ERROR_BACKOFF_SECS,
+        ) && backoff_ok
+            && d.max_error_backoff_secs < d.error_backoff_secs
+        {
+            out.push(
+                Issue::new(
+                    &max_backoff,
+                    format!(
+                        "must be at least {backoff} ({}), found {}",
+                        d.error_backoff_secs, d.max_error_backoff_secs
+                    ),
+                )
+                .depends_on(&backoff),
+            );
+        }
+
+        let step = KeyPath::root().key("remediation").key("step_timeout_secs");
+        let step_timeout = self.remediation.step_timeout_secs;
+        if d.claim_ttl_secs <= step_timeout {
+            out.push(
+                Issue::new(
+                    &section.key("claim_ttl_secs"),
+                    format!(
+                        "must exceed {step} ({step_timeout}), found {}: a claim must outlive \
+                         the longest step it protects",
+                        d.claim_ttl_secs
+                    ),
+                )
+                .depends_on(&step),
+            );
+        }
+    }
+
+    fn check_aws(&self, out: &mut Vec<Issue>) {
+        let section = KeyPath::root().key("aws");
+        let rate = self.aws.requests_per_second;
+        let (low, high) = REQUESTS_PER_SECOND_RANGE;
+        if !(low..=high).contains(&rate) {
+            out.push(Issue::new(
+                &section.key("requests_per_second"),
+                format!("must be from {low} to {high}, found {rate}"),
+            ));
+        }
+        check_range(
+            out,
+            &section.key("call_timeout_secs"),
+            self.aws.call_timeout_secs,
+            1,
+            MAX_CALL_TIMEOUT_SECS,
+        );
+    }
+}
+
+/// Reports `value` at `path` unless it lies in `low..=high`; returns whether it does.
+fn check_range<T>(out: &mut Vec<Issue>, path: &KeyPath, value: T, low: T, high: T) -> bool
+where
+    T: PartialOrd + fmt::Display,
+{
+    let ok = low <= value && value <= high;
+    if !ok {
+        out.push(Issue::new(
+            path,
+            format!("must be from {low} to {high}, found {value}"),
+        ));
+    }
+    ok
+}
+
+/// `prefix` followed by 8 or 17 lowercase hex digits (`subnet-0123abcd`, `sg-0123456789abcdef0`).
+fn is_vpc_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 fn check_account(path: &KeyPath, account: &AccountConfig, out: &mut Vec<Issue>) {
@@ -614,14 +1422,30 @@ fn tag_key_problem(key: &str) -> Option<String> {
             "`{key}`: tag keys starting with `aws:` are reserved by AWS"
         ));
     }
-    // AWS tag keys: Unicode letters, digits, spaces and _.:/=+-@
-    let bad = key.chars().find(|&c| {
-        !(c.is_alphanumeric()
-            || c == ' '
-            || (c.is_whitespace() && !c.is_control())
-            || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@'))
-    });
+    let bad = key.chars().find(|&c| !is_tag_char(c));
     bad.map(|c| format!("contains {c:?}; tag keys allow letters, digits, spaces and _.:/=+-@"))
+}
+
+/// Why `value` is not an acceptable tag value, if it is not.
+fn tag_value_problem(value: &str) -> Option<String> {
+    let len = value.chars().count();
+    if len > MAX_TAG_VALUE_CHARS {
+        return Some(format!(
+            "tag values must be at most {MAX_TAG_VALUE_CHARS} characters long, found {len}"
+        ));
+    }
+    let bad = value.chars().find(|&c| !is_tag_char(c));
+    bad.map(|c| {
+        format!("value contains {c:?}; tag values allow letters, digits, spaces and _.:/=+-@")
+    })
+}
+
+/// AWS tag keys and values: Unicode letters, digits, spaces and _.:/=+-@
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || c == ' '
+        || (c.is_whitespace() && !c.is_control())
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,13 +1505,30 @@ impl fmt::Display for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, seg) in self.0.iter().enumerate() {
             match seg {
-                Seg::Key(k) if i == 0 => f.write_str(k)?,
-                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Key(k) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    if is_bare_key(k) {
+                        f.write_str(k)?;
+                    } else {
+                        // as TOML quotes it: actions."SageMaker.3"
+                        write!(f, "{k:?}")?;
+                    }
+                }
                 Seg::Index(n) => write!(f, "[{n}]")?,
             }
         }
         Ok(())
     }
+}
+
+/// A key TOML writes without quotes: ASCII letters, digits, `_` and `-`.
+fn is_bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A semantic problem, with the other keys it depends on (it is not reported when one of those
@@ -946,7 +1787,17 @@ fn source_of(figment: &Figment, value: &Value) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // Schema walk: unknown keys and type errors, one key at a time
 
-const ROOT_KEYS: &[&str] = &["controls", "audit", "log", "accounts"];
+const ROOT_KEYS: &[&str] = &[
+    "mode",
+    "actions",
+    "controls",
+    "remediation",
+    "audit",
+    "daemon",
+    "aws",
+    "log",
+    "accounts",
+];
 const CONTROLS_KEYS: &[&str] = &[
     "required_tag_keys",
     "supported_platforms",
@@ -954,7 +1805,39 @@ const CONTROLS_KEYS: &[&str] = &[
 ];
 const AUDIT_KEYS: &[&str] = &["regions", "concurrency"];
 const LOG_KEYS: &[&str] = &["format", "level"];
-const ACCOUNT_KEYS: &[&str] = &["id", "role_arn", "external_id", "regions", "session_name"];
+const ACCOUNT_KEYS: &[&str] = &[
+    "id",
+    "role_arn",
+    "external_id",
+    "regions",
+    "session_name",
+    "enforce",
+];
+const REMEDIATION_KEYS: &[&str] = &[
+    "exemption_tag_key",
+    "flag_tag_key",
+    "tag_values",
+    "recreate_subnet_id",
+    "recreate_security_group_ids",
+    "step_timeout_secs",
+    "poll_interval_secs",
+    "max_poll_interval_secs",
+    "max_update_attempts",
+];
+const DAEMON_KEYS: &[&str] = &[
+    "queue_url",
+    "receive_concurrency",
+    "reconcile_concurrency",
+    "sweep_interval_secs",
+    "sweep_jitter",
+    "store_path",
+    "listen",
+    "shutdown_grace_secs",
+    "error_backoff_secs",
+    "max_error_backoff_secs",
+    "claim_ttl_secs",
+];
+const AWS_KEYS: &[&str] = &["requests_per_second", "call_timeout_secs"];
 
 struct Walker<'f> {
     figment: &'f Figment,
@@ -1034,15 +1917,16 @@ impl Walker<'_> {
         }
     }
 
-    /// A positive integer; only used for `audit.concurrency`, hence the range in the message.
-    fn count(&mut self, path: &KeyPath, value: &Value) -> Option<usize> {
+    /// A non-negative integer that fits `T`; `range` (e.g. `from 1 to 256`) is named when the
+    /// value is negative or too large.
+    fn uint<T: TryFrom<u128>>(&mut self, path: &KeyPath, value: &Value, range: &str) -> Option<T> {
         let Value::Num(_, n) = value else {
             self.expected(path, value, "an integer");
             return None;
         };
         let n = *n;
         if let Some(u) = n.to_u128_lossy() {
-            if let Ok(u) = usize::try_from(u) {
+            if let Ok(u) = T::try_from(u) {
                 return Some(u);
             }
         }
@@ -1050,13 +1934,53 @@ impl Walker<'_> {
             self.expected(path, value, "an integer");
         } else {
             let found = describe(value);
-            self.report(
-                path,
-                Some(value),
-                format!("must be from 1 to {MAX_CONCURRENCY}, found {found}"),
-            );
+            self.report(path, Some(value), format!("must be {range}, found {found}"));
         }
         None
+    }
+
+    /// A number; integers are accepted too (`requests_per_second = 10`).
+    fn float(&mut self, path: &KeyPath, value: &Value) -> Option<f64> {
+        if let Value::Num(_, n) = value {
+            if let Some(f) = n.to_f64() {
+                return Some(f);
+            }
+            // integers: exact enough for rates and fractions
+            if let Some(u) = n.to_u128_lossy() {
+                return Some(u as f64);
+            }
+            if let Some(i) = n.to_i128() {
+                return Some(i as f64);
+            }
+        }
+        self.expected(path, value, "a number");
+        None
+    }
+
+    fn boolean(&mut self, path: &KeyPath, value: &Value) -> Option<bool> {
+        match value {
+            Value::Bool(_, b) => Some(*b),
+            _ => {
+                self.expected(path, value, "true or false");
+                None
+            }
+        }
+    }
+
+    /// A table of strings (`tag_values`).
+    fn string_map(&mut self, path: &KeyPath, value: &Value) -> Option<BTreeMap<String, String>> {
+        let dict = self.table(path, value)?;
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (key, item) in dict {
+            match self.string(&path.key(key), item) {
+                Some(s) => {
+                    out.insert(key.clone(), s);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     fn strings(&mut self, path: &KeyPath, value: &Value) -> Option<Vec<String>> {
@@ -1084,14 +2008,207 @@ impl Walker<'_> {
         for (key, value) in dict {
             let at = path.key(key);
             match key.as_str() {
+                "mode" => match value {
+                    Value::String(_, s) if s == "audit" => config.mode = Mode::Audit,
+                    Value::String(_, s) if s == "enforce" => config.mode = Mode::Enforce,
+                    _ => self.expected(&at, value, "\"audit\" or \"enforce\""),
+                },
+                "actions" => self.actions(&at, value, &mut config.actions),
                 "controls" => self.controls(&at, value, &mut config.controls),
+                "remediation" => self.remediation(&at, value, &mut config.remediation),
                 "audit" => self.audit(&at, value, &mut config.audit),
+                "daemon" => self.daemon(&at, value, &mut config.daemon),
+                "aws" => self.aws(&at, value, &mut config.aws),
                 "log" => self.log(&at, value, &mut config.log),
                 "accounts" => self.accounts(&at, value, &mut config.accounts),
                 _ => self.unknown(&at, value, ROOT_KEYS),
             }
         }
         config
+    }
+
+    fn actions(&mut self, path: &KeyPath, value: &Value, out: &mut BTreeMap<ControlId, Action>) {
+        let Some(dict) = self.table(path, value) else {
+            return;
+        };
+        for (key, value) in dict {
+            let at = path.key(key);
+            let Some(control) = ControlId::parse(key) else {
+                let close = ControlId::ALL
+                    .into_iter()
+                    .find(|c| c.as_str().eq_ignore_ascii_case(key.trim()));
+                let message = match close {
+                    Some(c) => format!("unknown control; did you mean `{c}`?"),
+                    None => "unknown control; expected SageMaker.1 to SageMaker.8".to_string(),
+                };
+                self.report(&at, Some(value), message);
+                continue;
+            };
+            match value {
+                Value::String(_, s) if s == "fix" => {
+                    out.insert(control, Action::Fix);
+                }
+                Value::String(_, s) if s == "flag" => {
+                    out.insert(control, Action::Flag);
+                }
+                Value::String(_, s) if s == "ignore" => {
+                    out.insert(control, Action::Ignore);
+                }
+                _ => self.expected(&at, value, "\"fix\", \"flag\" or \"ignore\""),
+            }
+        }
+    }
+
+    fn remediation(&mut self, path: &KeyPath, value: &Value, out: &mut RemediationConfig) {
+        let Some(dict) = self.table(path, value) else {
+            return;
+        };
+        let secs = "a number of seconds (0 or more)";
+        for (key, value) in dict {
+            let at = path.key(key);
+            match key.as_str() {
+                "exemption_tag_key" => {
+                    if let Some(v) = self.string(&at, value) {
+                        out.exemption_tag_key = v;
+                    }
+                }
+                "flag_tag_key" => {
+                    if let Some(v) = self.string(&at, value) {
+                        out.flag_tag_key = v;
+                    }
+                }
+                "tag_values" => {
+                    if let Some(v) = self.string_map(&at, value) {
+                        out.tag_values = v;
+                    }
+                }
+                "recreate_subnet_id" => {
+                    if let Some(v) = self.string(&at, value) {
+                        out.recreate_subnet_id = v;
+                    }
+                }
+                "recreate_security_group_ids" => {
+                    if let Some(v) = self.strings(&at, value) {
+                        out.recreate_security_group_ids = v;
+                    }
+                }
+                "step_timeout_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.step_timeout_secs = v;
+                    }
+                }
+                "poll_interval_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.poll_interval_secs = v;
+                    }
+                }
+                "max_poll_interval_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.max_poll_interval_secs = v;
+                    }
+                }
+                "max_update_attempts" => {
+                    let range = format!("from 1 to {MAX_UPDATE_ATTEMPTS}");
+                    if let Some(v) = self.uint(&at, value, &range) {
+                        out.max_update_attempts = v;
+                    }
+                }
+                _ => self.unknown(&at, value, REMEDIATION_KEYS),
+            }
+        }
+    }
+
+    fn daemon(&mut self, path: &KeyPath, value: &Value, out: &mut DaemonConfig) {
+        let Some(dict) = self.table(path, value) else {
+            return;
+        };
+        let secs = "a number of seconds (0 or more)";
+        for (key, value) in dict {
+            let at = path.key(key);
+            match key.as_str() {
+                "queue_url" => {
+                    if let Some(v) = self.string(&at, value) {
+                        out.queue_url = v;
+                    }
+                }
+                "receive_concurrency" => {
+                    let range = format!("from 1 to {MAX_RECEIVE_CONCURRENCY}");
+                    if let Some(v) = self.uint(&at, value, &range) {
+                        out.receive_concurrency = v;
+                    }
+                }
+                "reconcile_concurrency" => {
+                    let range = format!("from 1 to {MAX_RECONCILE_CONCURRENCY}");
+                    if let Some(v) = self.uint(&at, value, &range) {
+                        out.reconcile_concurrency = v;
+                    }
+                }
+                "sweep_interval_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.sweep_interval_secs = v;
+                    }
+                }
+                "sweep_jitter" => {
+                    if let Some(v) = self.float(&at, value) {
+                        out.sweep_jitter = v;
+                    }
+                }
+                "store_path" => {
+                    if let Some(v) = self.string(&at, value) {
+                        out.store_path = PathBuf::from(v);
+                    }
+                }
+                "listen" => {
+                    if let Some(v) = self.string(&at, value) {
+                        out.listen = v;
+                    }
+                }
+                "shutdown_grace_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.shutdown_grace_secs = v;
+                    }
+                }
+                "error_backoff_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.error_backoff_secs = v;
+                    }
+                }
+                "max_error_backoff_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.max_error_backoff_secs = v;
+                    }
+                }
+                "claim_ttl_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.claim_ttl_secs = v;
+                    }
+                }
+                _ => self.unknown(&at, value, DAEMON_KEYS),
+            }
+        }
+    }
+
+    fn aws(&mut self, path: &KeyPath, value: &Value, out: &mut AwsConfig) {
+        let Some(dict) = self.table(path, value) else {
+            return;
+        };
+        for (key, value) in dict {
+            let at = path.key(key);
+            match key.as_str() {
+                "requests_per_second" => {
+                    if let Some(v) = self.float(&at, value) {
+                        out.requests_per_second = v;
+                    }
+                }
+                "call_timeout_secs" => {
+                    let range = format!("from 1 to {MAX_CALL_TIMEOUT_SECS}");
+                    if let Some(v) = self.uint(&at, value, &range) {
+                        out.call_timeout_secs = v;
+                    }
+                }
+                _ => self.unknown(&at, value, AWS_KEYS),
+            }
+        }
     }
 
     fn controls(&mut self, path: &KeyPath, value: &Value, out: &mut ControlsConfig) {
@@ -1134,7 +2251,8 @@ impl Walker<'_> {
                     }
                 }
                 "concurrency" => {
-                    if let Some(v) = self.count(&at, value) {
+                    let range = format!("from 1 to {MAX_CONCURRENCY}");
+                    if let Some(v) = self.uint(&at, value, &range) {
                         out.concurrency = v;
                     }
                 }
@@ -1201,6 +2319,11 @@ impl Walker<'_> {
                 "role_arn" => account.role_arn = self.string(&at, value),
                 "external_id" => account.external_id = self.string(&at, value),
                 "session_name" => account.session_name = self.string(&at, value),
+                "enforce" => {
+                    if let Some(v) = self.boolean(&at, value) {
+                        account.enforce = v;
+                    }
+                }
                 "regions" => {
                     if let Some(v) = self.strings(&at, value) {
                         account.regions = v;
@@ -1371,11 +2494,17 @@ mod tests {
         let uncommented = DEFAULT_TOML
             .replace("# [[accounts]]", "[[accounts]]")
             .replace("\n# id = ", "\nid = ");
-        let uncommented = ["role_arn", "external_id", "regions", "session_name"]
-            .iter()
-            .fold(uncommented, |text, key| {
-                text.replace(&format!("\n# {key} = "), &format!("\n{key} = "))
-            });
+        let uncommented = [
+            "role_arn",
+            "external_id",
+            "regions",
+            "session_name",
+            "enforce",
+        ]
+        .iter()
+        .fold(uncommented, |text, key| {
+            text.replace(&format!("\n# {key} = "), &format!("\n{key} = "))
+        });
         let config = load(&uncommented).expect("uncommented accounts block");
         assert_eq!(config.accounts.len(), 1);
         assert_eq!(config.accounts[0].id, "111122223333");
@@ -1408,6 +2537,24 @@ mod tests {
         let params = config.control_params();
         assert_eq!(params.required_tag_keys.len(), 3);
         assert_eq!(params.supported_platforms, strings(&["notebook-al2-v3"]));
+
+        assert_eq!(config.mode, Mode::Enforce);
+        assert!(!config.enforces("111122223333"));
+        assert!(config.enforces("444455556666"));
+        assert_eq!(config.action(ControlId::SageMaker8), Action::Fix);
+        assert_eq!(config.action(ControlId::SageMaker4), Action::Ignore);
+        assert_eq!(config.action(ControlId::SageMaker1), Action::Flag);
+        assert_eq!(config.action(ControlId::SageMaker3), Action::Fix);
+        assert_eq!(config.actions.len(), 8);
+        assert_eq!(config.remediation.tag_values.len(), 3);
+        assert_eq!(config.remediation.step_timeout(), Duration::from_secs(2700));
+        assert_eq!(
+            config.daemon.intake_queue_url(),
+            Some("https://sqs.us-east-1.amazonaws.com/999988887777/sagemaker-remediator-events")
+        );
+        assert_eq!(config.daemon.listen_addr().map(|a| a.port()), Ok(9464));
+        assert!((config.aws.requests_per_second - 5.0).abs() < f64::EPSILON);
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
     }
 
     #[test]
@@ -2005,5 +3152,830 @@ mod tests {
             "audit.concurrency: must be from 1 to 256, found 0\n\
              log.level: must not be empty (from environment variable SMR_LOG__LEVEL)"
         );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // mode, actions, remediation, daemon, aws, accounts[].enforce
+
+    #[test]
+    fn new_defaults_are_safe() {
+        let config = Config::default();
+        assert_eq!(config.mode, Mode::Audit);
+        assert_eq!(config.actions, Action::defaults());
+        let fix: Vec<ControlId> = ControlId::ALL
+            .into_iter()
+            .filter(|&c| config.action(c) == Action::Fix)
+            .collect();
+        assert_eq!(
+            fix,
+            [
+                ControlId::SageMaker3,
+                ControlId::SageMaker6,
+                ControlId::SageMaker7
+            ]
+        );
+        assert_eq!(config.action(ControlId::SageMaker8), Action::Flag);
+        assert!(!config.enforces("111122223333"));
+        assert_eq!(
+            config.remediation.exemption_tag_key,
+            "sagemaker-remediator:exempt"
+        );
+        assert_eq!(
+            config.remediation.flag_tag_key,
+            "sagemaker-remediator:recreate-required"
+        );
+        assert_eq!(config.remediation.recreate_subnet(), None);
+        assert_eq!(config.remediation.step_timeout(), Duration::from_secs(1800));
+        assert_eq!(config.remediation.poll_interval(), Duration::from_secs(15));
+        assert_eq!(
+            config.remediation.max_poll_interval(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(config.remediation.max_update_attempts, 3);
+        assert_eq!(config.daemon.intake_queue_url(), None);
+        assert_eq!(config.daemon.receive_concurrency, 1);
+        assert_eq!(config.daemon.reconcile_concurrency, 8);
+        assert_eq!(
+            config.daemon.sweep_interval(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            config.daemon.listen_addr(),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(config.daemon.shutdown_grace(), Duration::from_secs(25));
+        assert_eq!(config.daemon.error_backoff(), Duration::from_secs(5));
+        assert_eq!(config.daemon.max_error_backoff(), Duration::from_secs(900));
+        assert_eq!(config.daemon.claim_ttl(), Duration::from_secs(7200));
+        assert_eq!(
+            config.daemon.store_path,
+            PathBuf::from("sagemaker-remediator.db")
+        );
+        assert_eq!(config.aws.call_timeout(), Duration::from_secs(60));
+        assert!(config.validate().is_ok());
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    }
+
+    #[test]
+    fn default_toml_documents_every_key() {
+        let sections: [(&str, &[&str]); 8] = [
+            ("", &["mode"]),
+            ("controls", CONTROLS_KEYS),
+            ("remediation", REMEDIATION_KEYS),
+            ("audit", AUDIT_KEYS),
+            ("daemon", DAEMON_KEYS),
+            ("aws", AWS_KEYS),
+            ("log", LOG_KEYS),
+            ("accounts", ACCOUNT_KEYS),
+        ];
+        for (section, keys) in sections {
+            if !section.is_empty() && section != "accounts" {
+                assert!(
+                    DEFAULT_TOML.contains(&format!("\n[{section}]\n")),
+                    "[{section}]"
+                );
+            }
+            for key in keys {
+                let set = format!("\n{key} = ");
+                let commented = format!("\n# {key} = ");
+                assert!(
+                    DEFAULT_TOML.contains(&set) || DEFAULT_TOML.contains(&commented),
+                    "{section}.{key} is not in default.toml"
+                );
+            }
+        }
+        for control in ControlId::ALL {
+            assert!(
+                DEFAULT_TOML.contains(&format!("\n\"{control}\" = ")),
+                "{control}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_round_trips_through_serde() {
+        let mut config = Config {
+            mode: Mode::Enforce,
+            accounts: vec![AccountConfig {
+                enforce: true,
+                ..account("111122223333")
+            }],
+            ..Config::default()
+        };
+        config.actions.insert(ControlId::SageMaker8, Action::Fix);
+        config
+            .remediation
+            .tag_values
+            .insert("owner".to_string(), "me".to_string());
+        let text = toml::to_string(&config).expect("serializes");
+        assert!(text.contains("\"SageMaker.8\" = \"fix\""), "{text}");
+        assert_eq!(load(&text).expect("loads back"), config);
+        let parsed: Config = toml::from_str(&text).expect("serde deserializes");
+        assert_eq!(parsed, config);
+    }
+
+    #[test]
+    fn a_partial_actions_table_keeps_the_other_defaults() {
+        let config = load("[actions]\n\"SageMaker.8\" = \"fix\"\n\"SageMaker.3\" = \"ignore\"\n")
+            .expect("loads");
+        assert_eq!(config.actions.len(), 8);
+        assert_eq!(config.action(ControlId::SageMaker8), Action::Fix);
+        assert_eq!(config.action(ControlId::SageMaker3), Action::Ignore);
+        assert_eq!(config.action(ControlId::SageMaker6), Action::Fix);
+        assert_eq!(config.action(ControlId::SageMaker1), Action::Flag);
+    }
+
+    #[test]
+    fn action_falls_back_to_the_default_on_a_hand_built_config() {
+        let config = Config {
+            actions: BTreeMap::new(),
+            ..Config::default()
+        };
+        for control in ControlId::ALL {
+            assert_eq!(config.action(control), Action::default_for(control));
+        }
+    }
+
+    #[test]
+    fn env_overrides_the_new_sections() {
+        let config = Config::load_from(
+            Some("[daemon]\nreceive_concurrency = 4\n[actions]\n\"SageMaker.3\" = \"flag\"\n"),
+            &[
+                ("SMR_MODE", "enforce"),
+                (
+                    "SMR_DAEMON__QUEUE_URL",
+                    "https://sqs.eu-west-1.amazonaws.com/111122223333/smr-events",
+                ),
+                ("SMR_DAEMON__LISTEN", "0.0.0.0:9464"),
+                ("SMR_DAEMON__SWEEP_JITTER", "0"),
+                ("SMR_DAEMON__STORE_PATH", "/data/smr.db"),
+                ("SMR_ACTIONS", r#"{"SageMaker.8"="fix"}"#),
+                (
+                    "SMR_REMEDIATION__TAG_VALUES",
+                    r#"{owner="platform-team", "cost center"="4711"}"#,
+                ),
+                (
+                    "SMR_REMEDIATION__RECREATE_SUBNET_ID",
+                    "subnet-0123456789abcdef0",
+                ),
+                ("SMR_AWS__REQUESTS_PER_SECOND", "2.5"),
+                ("SMR_AWS__CALL_TIMEOUT_SECS", "30"),
+                (
+                    "SMR_ACCOUNTS",
+                    r#"[{id="111122223333", enforce=true}, {id="444455556666"}]"#,
+                ),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(config.mode, Mode::Enforce);
+        assert_eq!(
+            config.daemon.queue_url,
+            "https://sqs.eu-west-1.amazonaws.com/111122223333/smr-events"
+        );
+        assert_eq!(config.daemon.receive_concurrency, 4);
+        assert_eq!(config.daemon.listen, "0.0.0.0:9464");
+        assert_eq!(config.daemon.sweep_jitter, 0.0);
+        assert_eq!(config.daemon.store_path, PathBuf::from("/data/smr.db"));
+        // tables merge key by key: the file's SageMaker.3 and the env's SageMaker.8 both count
+        assert_eq!(config.action(ControlId::SageMaker8), Action::Fix);
+        assert_eq!(config.action(ControlId::SageMaker3), Action::Flag);
+        assert_eq!(config.action(ControlId::SageMaker6), Action::Fix);
+        assert_eq!(
+            config
+                .remediation
+                .tag_values
+                .get("cost center")
+                .map(String::as_str),
+            Some("4711")
+        );
+        assert_eq!(
+            config.remediation.recreate_subnet(),
+            Some("subnet-0123456789abcdef0")
+        );
+        assert!((config.aws.requests_per_second - 2.5).abs() < f64::EPSILON);
+        assert_eq!(config.aws.call_timeout(), Duration::from_secs(30));
+        assert!(config.enforces("111122223333"));
+        assert!(!config.enforces("444455556666"));
+    }
+
+    #[test]
+    fn env_values_that_look_like_other_types_stay_strings() {
+        let config = Config::load_from(
+            None,
+            &[
+                ("SMR_DAEMON__LISTEN", "[::]:9464"),
+                (
+                    "SMR_DAEMON__QUEUE_URL",
+                    "http://localhost:4566/000000000000/q",
+                ),
+                ("SMR_REMEDIATION__FLAG_TAG_KEY", "compliance:recreate"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(config.daemon.listen, "[::]:9464");
+        assert_eq!(
+            config.daemon.queue_url,
+            "http://localhost:4566/000000000000/q"
+        );
+        assert_eq!(config.remediation.flag_tag_key, "compliance:recreate");
+    }
+
+    #[test]
+    fn env_problems_in_the_new_sections_name_the_variable() {
+        let errors = errors(
+            "",
+            &[
+                ("SMR_ACTIONS", r#"{"SageMaker.1"="fix"}"#),
+                ("SMR_DAEMON__LISTEN", "localhost"),
+                ("SMR_MODE", "on"),
+            ],
+        );
+        assert_eq!(
+            errors.keys(),
+            ["mode", "actions.\"SageMaker.1\"", "daemon.listen"],
+            "{errors}"
+        );
+        for (problem, var) in
+            errors
+                .problems
+                .iter()
+                .zip(["SMR_MODE", "SMR_ACTIONS", "SMR_DAEMON__LISTEN"])
+        {
+            assert_eq!(
+                problem.source.as_deref(),
+                Some(format!("environment variable {var}").as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_in_the_new_sections_are_reported() {
+        let errors = errors(
+            r#"
+            modes = "audit"
+            [actions]
+            "SageMaker.9" = "flag"
+            "sagemaker.3" = "fix"
+            [remediation]
+            exemption_tag = "x"
+            [daemon]
+            queue = "https://example.com/q"
+            [aws]
+            rps = 5
+            [[accounts]]
+            id = "111122223333"
+            enforced = true
+            "#,
+            &[],
+        );
+        assert_eq!(
+            errors.keys(),
+            [
+                "accounts[0].enforced",
+                "actions.\"SageMaker.9\"",
+                "actions.\"sagemaker.3\"",
+                "aws.rps",
+                "daemon.queue",
+                "modes",
+                "remediation.exemption_tag",
+            ],
+            "{errors}"
+        );
+        let message = |key: &str| {
+            errors
+                .find(key)
+                .map(|p| p.message.clone())
+                .unwrap_or_default()
+        };
+        assert!(message("accounts[0].enforced").contains("`enforce`"));
+        assert!(message("actions.\"SageMaker.9\"").contains("SageMaker.1 to SageMaker.8"));
+        assert!(message("actions.\"sagemaker.3\"").contains("`SageMaker.3`"));
+        assert!(message("daemon.queue").contains("`queue_url`"));
+        assert!(message("modes").contains("`mode`"));
+        assert!(message("remediation.exemption_tag").contains("`exemption_tag_key`"));
+        assert!(message("aws.rps").contains("`requests_per_second`"));
+    }
+
+    #[test]
+    fn type_errors_in_the_new_sections_are_reported() {
+        let errors = errors(
+            r#"
+            mode = "fix"
+            [actions]
+            "SageMaker.3" = "repair"
+            "SageMaker.6" = true
+            [remediation]
+            tag_values = { owner = 1, team = "ml" }
+            step_timeout_secs = -1
+            poll_interval_secs = 1.5
+            recreate_security_group_ids = "sg-01234567"
+            [daemon]
+            sweep_jitter = "some"
+            store_path = 5
+            receive_concurrency = -2
+            [aws]
+            requests_per_second = "fast"
+            [[accounts]]
+            id = "111122223333"
+            enforce = "yes"
+            "#,
+            &[],
+        );
+        assert_eq!(
+            errors.keys(),
+            [
+                "accounts[0].enforce",
+                "actions.\"SageMaker.3\"",
+                "actions.\"SageMaker.6\"",
+                "aws.requests_per_second",
+                "daemon.receive_concurrency",
+                "daemon.store_path",
+                "daemon.sweep_jitter",
+                "mode",
+                "remediation.poll_interval_secs",
+                "remediation.recreate_security_group_ids",
+                "remediation.step_timeout_secs",
+                "remediation.tag_values.owner",
+            ],
+            "{errors}"
+        );
+        let message = |key: &str| {
+            errors
+                .find(key)
+                .map(|p| p.message.clone())
+                .unwrap_or_default()
+        };
+        assert!(message("mode").contains("\"audit\" or \"enforce\""));
+        assert!(message("actions.\"SageMaker.3\"").contains("\"fix\", \"flag\" or \"ignore\""));
+        assert!(message("accounts[0].enforce").contains("true or false"));
+        assert!(message("daemon.receive_concurrency").contains("from 1 to 10"));
+        assert!(message("remediation.step_timeout_secs").contains("integer -1"));
+        assert!(message("remediation.poll_interval_secs").contains("expected an integer"));
+    }
+
+    #[test]
+    fn fix_is_only_valid_for_in_place_controls() {
+        for control in ControlId::ALL {
+            let mut config = Config::default();
+            config.actions.insert(control, Action::Fix);
+            let fixable = matches!(
+                control,
+                ControlId::SageMaker3
+                    | ControlId::SageMaker6
+                    | ControlId::SageMaker7
+                    | ControlId::SageMaker8
+            );
+            assert_eq!(config.validate().is_ok(), fixable, "{control}");
+            if !fixable {
+                let problems = problems_of(&config);
+                assert_eq!(problems.len(), 1);
+                assert!(
+                    problems[0].starts_with(&format!("actions.\"{control}\": {control} cannot")),
+                    "{problems:?}"
+                );
+            }
+            for action in [Action::Flag, Action::Ignore] {
+                config.actions.insert(control, action);
+                assert!(config.validate().is_ok(), "{control} {action}");
+            }
+        }
+        // all at once, with the file as source
+        let errors = errors(
+            "[actions]\n\"SageMaker.1\" = \"fix\"\n\"SageMaker.4\" = \"fix\"\n",
+            &[],
+        );
+        assert_eq!(
+            errors.keys(),
+            ["actions.\"SageMaker.1\"", "actions.\"SageMaker.4\""]
+        );
+        assert_eq!(errors.problems[0].source.as_deref(), Some("config file"));
+    }
+
+    /// `validate()` accepts `set(config, value)` exactly for the `ok` values; problems are
+    /// reported at `key` only.
+    fn check_bounds<T: Copy + fmt::Debug>(
+        key: &str,
+        set: impl Fn(&mut Config, T),
+        cases: &[(T, bool)],
+    ) {
+        for &(value, ok) in cases {
+            let mut config = Config::default();
+            set(&mut config, value);
+            let keys = keys_of(&config);
+            if ok {
+                assert!(
+                    keys.is_empty(),
+                    "{key} = {value:?}: {:?}",
+                    problems_of(&config)
+                );
+            } else {
+                assert_eq!(keys, [key], "{key} = {value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn daemon_bounds() {
+        check_bounds(
+            "daemon.receive_concurrency",
+            |c, v| c.daemon.receive_concurrency = v,
+            &[(0, false), (1, true), (10, true), (11, false)],
+        );
+        check_bounds(
+            "daemon.reconcile_concurrency",
+            |c, v| c.daemon.reconcile_concurrency = v,
+            &[(0, false), (1, true), (256, true), (257, false)],
+        );
+        check_bounds(
+            "daemon.sweep_jitter",
+            |c, v| c.daemon.sweep_jitter = v,
+            &[
+                (-0.01, false),
+                (0.0, true),
+                (0.5, true),
+                (0.51, false),
+                (f64::NAN, false),
+            ],
+        );
+        check_bounds(
+            "daemon.sweep_interval_secs",
+            |c, v| c.daemon.sweep_interval_secs = v,
+            &[(0, true), (1, true), (u64::MAX, true)],
+        );
+        check_bounds(
+            "daemon.shutdown_grace_secs",
+            |c, v| c.daemon.shutdown_grace_secs = v,
+            &[(0, false), (1, true), (3600, true), (3601, false)],
+        );
+        check_bounds(
+            "daemon.error_backoff_secs",
+            |c, v| {
+                c.daemon.error_backoff_secs = v;
+                c.daemon.max_error_backoff_secs = 86_400;
+            },
+            &[(0, false), (1, true), (86_400, true), (86_401, false)],
+        );
+        check_bounds(
+            "daemon.max_error_backoff_secs",
+            |c, v| c.daemon.max_error_backoff_secs = v,
+            &[
+                (0, false),
+                (4, false),
+                (5, true),
+                (86_400, true),
+                (86_401, false),
+            ],
+        );
+        check_bounds(
+            "daemon.claim_ttl_secs",
+            |c, v| c.daemon.claim_ttl_secs = v,
+            &[(0, false), (1800, false), (1801, true), (u64::MAX, true)],
+        );
+        check_bounds(
+            "daemon.store_path",
+            |c, v: &str| c.daemon.store_path = PathBuf::from(v),
+            &[
+                ("", false),
+                ("smr.db", true),
+                ("/var/lib/smr/journal.db", true),
+            ],
+        );
+        assert_eq!(
+            Config {
+                daemon: DaemonConfig {
+                    sweep_interval_secs: 0,
+                    ..DaemonConfig::default()
+                },
+                ..Config::default()
+            }
+            .daemon
+            .sweep_interval(),
+            None
+        );
+    }
+
+    #[test]
+    fn claim_ttl_must_exceed_the_step_timeout() {
+        let errors = errors("[remediation]\nstep_timeout_secs = 7200\n", &[]);
+        assert_eq!(errors.keys(), ["daemon.claim_ttl_secs"]);
+        assert!(errors.problems[0]
+            .message
+            .contains("remediation.step_timeout_secs (7200)"));
+        // not reported when the step timeout itself is unreadable
+        let errors = errors_of(
+            "[remediation]\nstep_timeout_secs = \"long\"\n[daemon]\nclaim_ttl_secs = 1\n",
+        );
+        assert_eq!(errors.keys(), ["remediation.step_timeout_secs"]);
+    }
+
+    fn errors_of(toml: &str) -> ConfigErrors {
+        errors(toml, &[])
+    }
+
+    #[test]
+    fn queue_url_rules() {
+        check_bounds(
+            "daemon.queue_url",
+            |c, v: &str| c.daemon.queue_url = v.to_string(),
+            &[
+                ("", true),
+                (
+                    "https://sqs.us-east-1.amazonaws.com/111122223333/smr-events",
+                    true,
+                ),
+                ("http://localhost:4566/000000000000/smr-events", true),
+                ("sqs.us-east-1.amazonaws.com/111122223333/q", false),
+                ("https://", false),
+                ("https:///q", false),
+                ("ftp://example.com/q", false),
+                ("https://sqs.us-east-1.amazonaws.com/1111 22223333/q", false),
+                (" ", false),
+            ],
+        );
+    }
+
+    #[test]
+    fn listen_rules() {
+        check_bounds(
+            "daemon.listen",
+            |c, v: &str| c.daemon.listen = v.to_string(),
+            &[
+                ("127.0.0.1:9464", true),
+                ("0.0.0.0:9464", true),
+                ("[::]:9464", true),
+                ("127.0.0.1:0", true),
+                ("localhost:9464", false),
+                ("9464", false),
+                ("127.0.0.1", false),
+                ("", false),
+            ],
+        );
+    }
+
+    #[test]
+    fn aws_bounds() {
+        check_bounds(
+            "aws.requests_per_second",
+            |c, v| c.aws.requests_per_second = v,
+            &[
+                (0.0, false),
+                (0.09, false),
+                (0.1, true),
+                (1000.0, true),
+                (1000.5, false),
+                (f64::INFINITY, false),
+            ],
+        );
+        check_bounds(
+            "aws.call_timeout_secs",
+            |c, v| c.aws.call_timeout_secs = v,
+            &[(0, false), (1, true), (900, true), (901, false)],
+        );
+        // integers are fine for a float key
+        let config = load("[aws]\nrequests_per_second = 1000\n").expect("loads");
+        assert!((config.aws.requests_per_second - 1000.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn remediation_bounds() {
+        check_bounds(
+            "remediation.step_timeout_secs",
+            |c, v| {
+                c.remediation.step_timeout_secs = v;
+                c.daemon.claim_ttl_secs = u64::MAX;
+            },
+            &[(0, false), (1, true), (86_400, true), (86_401, false)],
+        );
+        check_bounds(
+            "remediation.poll_interval_secs",
+            |c, v| {
+                c.remediation.poll_interval_secs = v;
+                c.remediation.max_poll_interval_secs = 3600;
+            },
+            &[(0, false), (1, true), (3600, true), (3601, false)],
+        );
+        check_bounds(
+            "remediation.max_poll_interval_secs",
+            |c, v| c.remediation.max_poll_interval_secs = v,
+            &[
+                (0, false),
+                (14, false),
+                (15, true),
+                (3600, true),
+                (3601, false),
+            ],
+        );
+        check_bounds(
+            "remediation.max_update_attempts",
+            |c, v| c.remediation.max_update_attempts = v,
+            &[(0, false), (1, true), (100, true), (101, false)],
+        );
+    }
+
+    #[test]
+    fn exemption_and_flag_tag_key_rules() {
+        for key in ["remediation.exemption_tag_key", "remediation.flag_tag_key"] {
+            let set = |c: &mut Config, v: &str| {
+                if key.ends_with("exemption_tag_key") {
+                    c.remediation.exemption_tag_key = v.to_string();
+                } else {
+                    c.remediation.flag_tag_key = v.to_string();
+                }
+            };
+            let long = "k".repeat(128);
+            let too_long = "k".repeat(129);
+            check_bounds(
+                key,
+                set,
+                &[
+                    ("", false),
+                    ("aws:exempt", false),
+                    ("AWS:exempt", false),
+                    (long.as_str(), true),
+                    (too_long.as_str(), false),
+                    ("team#exempt", false),
+                    ("compliance/exempt", true),
+                ],
+            );
+        }
+        let mut config = Config::default();
+        config.remediation.flag_tag_key = config.remediation.exemption_tag_key.clone();
+        assert_eq!(keys_of(&config), ["remediation.flag_tag_key"]);
+        assert!(problems_of(&config)[0].contains("exempt themselves"));
+    }
+
+    #[test]
+    fn tag_values_rules() {
+        let mut config = Config::default();
+        config.remediation.tag_values = [
+            ("owner", "platform-team".to_string()),
+            ("aws:owner", "x".to_string()),
+            ("cost#center", "x".to_string()),
+            ("long", "v".repeat(256)),
+            ("too-long", "v".repeat(257)),
+            ("bad-value", "a;b".to_string()),
+            ("empty", String::new()),
+            ("sagemaker-remediator:exempt", "yes".to_string()),
+            ("sagemaker-remediator:recreate-required", "x".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(
+            keys_of(&config),
+            [
+                "remediation.tag_values.\"aws:owner\"",
+                "remediation.tag_values.bad-value",
+                "remediation.tag_values.\"cost#center\"",
+                "remediation.tag_values.\"sagemaker-remediator:exempt\"",
+                "remediation.tag_values.\"sagemaker-remediator:recreate-required\"",
+                "remediation.tag_values.too-long",
+            ],
+            "{:?}",
+            problems_of(&config)
+        );
+        config.remediation.tag_values = [("x".repeat(129), "v".to_string())].into();
+        assert_eq!(keys_of(&config).len(), 1);
+    }
+
+    #[test]
+    fn recreate_network_rules() {
+        check_bounds(
+            "remediation.recreate_subnet_id",
+            |c, v: &str| c.remediation.recreate_subnet_id = v.to_string(),
+            &[
+                ("", true),
+                ("subnet-0123abcd", true),
+                ("subnet-0123456789abcdef0", true),
+                ("subnet-0123ABCD", false),
+                ("subnet-0123abc", false),
+                ("sg-0123abcd", false),
+            ],
+        );
+        let mut config = Config::default();
+        config.remediation.recreate_security_group_ids = strings(&["sg-0123abcd"]);
+        assert_eq!(
+            keys_of(&config),
+            ["remediation.recreate_security_group_ids"]
+        );
+        config.remediation.recreate_subnet_id = "subnet-0123abcd".to_string();
+        assert!(config.validate().is_ok());
+        config.remediation.recreate_security_group_ids =
+            strings(&["sg-0123abcd", "subnet-0123abcd", "sg-0123abcd"]);
+        assert_eq!(
+            keys_of(&config),
+            [
+                "remediation.recreate_security_group_ids[1]",
+                "remediation.recreate_security_group_ids[2]",
+            ]
+        );
+        config.remediation.recreate_security_group_ids =
+            (0..6).map(|i| format!("sg-0123abc{i}")).collect();
+        assert_eq!(
+            keys_of(&config),
+            ["remediation.recreate_security_group_ids"]
+        );
+    }
+
+    #[test]
+    fn enforces_needs_both_opt_ins() {
+        let mut config = with_accounts(vec![
+            AccountConfig {
+                enforce: true,
+                ..account("111122223333")
+            },
+            account("444455556666"),
+        ]);
+        assert!(!config.enforces("111122223333"), "audit mode");
+        config.mode = Mode::Enforce;
+        assert!(config.enforces("111122223333"));
+        assert!(!config.enforces("444455556666"), "not opted in");
+        assert!(!config.enforces("777788889999"), "not listed");
+        assert!(!config.enforces(""));
+    }
+
+    #[test]
+    fn warnings_for_enforce_mode_without_opted_in_accounts() {
+        let mut config = Config {
+            mode: Mode::Enforce,
+            ..Config::default()
+        };
+        assert!(config.validate().is_ok(), "legal");
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].key, "mode");
+        assert!(warnings[0].message.contains("enforce = true"));
+
+        config.accounts = vec![account("111122223333")];
+        assert_eq!(config.warnings().len(), 1);
+
+        config.accounts[0].enforce = true;
+        config
+            .remediation
+            .tag_values
+            .insert("owner".to_string(), "me".to_string());
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+
+        config.mode = Mode::Audit;
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].key, "accounts[0].enforce");
+    }
+
+    #[test]
+    fn warnings_for_required_tag_keys_without_values() {
+        let mut config = Config::default();
+        config.controls.required_tag_keys = strings(&["owner", "team", "cost center"]);
+        config
+            .remediation
+            .tag_values
+            .insert("owner".to_string(), "me".to_string());
+        assert!(config.validate().is_ok(), "legal");
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].key, "remediation.tag_values");
+        assert!(warnings[0].message.contains("`team`, `cost center`"));
+        assert!(!warnings[0].message.contains("`owner`"));
+        assert!(warnings[0].message.contains("SageMaker.6/SageMaker.7"));
+
+        config.actions.insert(ControlId::SageMaker6, Action::Flag);
+        assert!(config.warnings()[0].message.contains("SageMaker.7 is set"));
+        config.actions.insert(ControlId::SageMaker7, Action::Ignore);
+        assert!(config.warnings().is_empty());
+    }
+
+    #[test]
+    fn warning_for_no_tag_values_only_when_enforcing() {
+        let mut config = with_accounts(vec![AccountConfig {
+            enforce: true,
+            ..account("111122223333")
+        }]);
+        config.mode = Mode::Enforce;
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].key, "remediation.tag_values");
+        assert!(warnings[0].message.contains("flagged instead"));
+    }
+
+    #[test]
+    fn key_paths_quote_keys_toml_would_quote() {
+        let path = KeyPath::root().key("actions").key("SageMaker.3");
+        assert_eq!(path.to_string(), "actions.\"SageMaker.3\"");
+        let path = KeyPath::root()
+            .key("remediation")
+            .key("tag_values")
+            .key("cost center");
+        assert_eq!(path.to_string(), "remediation.tag_values.\"cost center\"");
+        let path = KeyPath::root().key("accounts").index(2).key("session_name");
+        assert_eq!(path.to_string(), "accounts[2].session_name");
+    }
+
+    #[test]
+    fn mode_and_action_names() {
+        assert_eq!(Mode::Enforce.to_string(), "enforce");
+        assert_eq!(Mode::default(), Mode::Audit);
+        assert_eq!(Action::Ignore.to_string(), "ignore");
+        assert!(fix_unsupported(ControlId::SageMaker3).is_none());
+        assert!(fix_unsupported(ControlId::SageMaker2).is_some_and(|w| w.contains("SubnetId")));
     }
 }

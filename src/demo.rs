@@ -15,11 +15,19 @@ use aws_sdk_sagemaker::types::{
 };
 use aws_sdk_sagemaker::Client;
 
+use std::sync::Arc;
+
+use serde_json::json;
+
 use crate::audit::{self, Progress, Report};
 use crate::aws::AwsError;
-use crate::config::{AccountConfig, Config};
-use crate::model::{ControlId, Status};
+use crate::config::{AccountConfig, Action, Config, Mode};
+use crate::intake::{self, Disposition};
+use crate::model::{ControlId, Evaluation, ResourceRef, ResourceType, Status};
+use crate::reconcile::StepObserver;
 use crate::sim::{SimConfig, Simulator};
+use crate::store::{SqliteStore, StepRecord, Store};
+use crate::{daemon, journal, shutdown};
 
 /// The region the demo and the tests use.
 pub const REGION: &str = "us-east-1";
@@ -285,13 +293,56 @@ pub enum DemoError {
     Seed(#[source] AwsError),
     #[error("could not write the report: {0}")]
     Output(#[source] std::io::Error),
+    #[error("the daemon failed: {0}")]
+    Daemon(String),
 }
 
-/// Runs the demo: simulator, fleet, audit, report. `config` supplies the control parameters;
-/// its accounts and regions are replaced by the simulator's.
+/// A Security Hub "Findings - Imported" event (ASFF, consolidated control findings) for one
+/// failed evaluation, as EventBridge delivers it.
+pub fn security_hub_event(e: &Evaluation, event_id: &str) -> String {
+    let r = &e.resource;
+    let mut resource = json!({
+        "Type": r.resource_type.asff_type(),
+        "Id": r.arn,
+        "Partition": "aws",
+        "Region": r.region,
+    });
+    if r.resource_type == ResourceType::NotebookInstance {
+        resource["Details"] = json!({
+            "AwsSageMakerNotebookInstance": { "NotebookInstanceName": r.name }
+        });
+    }
+    json!({
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Security Hub Findings - Imported",
+        "source": "aws.securityhub",
+        "account": r.account,
+        "time": "2026-11-22T12:00:00Z",
+        "region": r.region,
+        "resources": [format!("arn:aws:securityhub:{}:{}:security-control/{}/finding/{event_id}", r.region, r.account, e.control)],
+        "detail": { "findings": [{
+            "SchemaVersion": "2018-10-08",
+            "Id": format!("arn:aws:securityhub:{}:{}:security-control/{}/finding/{event_id}", r.region, r.account, e.control),
+            "ProductArn": format!("arn:aws:securityhub:{}::product/aws/securityhub", r.region),
+            "GeneratorId": format!("security-control/{}", e.control),
+            "AwsAccountId": r.account,
+            "Region": r.region,
+            "Title": e.control.title(),
+            "Compliance": { "Status": "FAILED", "SecurityControlId": e.control.as_str() },
+            "RecordState": "ACTIVE",
+            "Workflow": { "Status": "NEW" },
+            "Resources": [resource],
+        }]}
+    })
+    .to_string()
+}
+
+/// Runs the demo: simulator, fleet, audit, then the daemon in enforce mode fed with a
+/// Security Hub event per violation, showing each remediation step, and the audit again.
 pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoError> {
     let sim_config = SimConfig {
-        transition_delay: Duration::from_millis(200),
+        transition_delay: Duration::from_millis(400),
         ..SimConfig::default()
     };
     let account = sim_config.account.clone();
@@ -322,32 +373,143 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     seed(&Client::new(&sdk), &fleet, Kinds::All)
         .await
         .map_err(DemoError::Seed)?;
+    // Let the notebooks reach InService, as real ones would be.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     handle.simulator.reset_calls();
 
     let mut config = config.clone();
     config.audit.regions = vec![REGION.to_string()];
     config.accounts = vec![AccountConfig {
-        id: account,
+        id: account.clone(),
+        enforce: true,
         ..AccountConfig::default()
     }];
-    let report = audit::run(&config, &sdk, &Progress::new(false)).await;
-    audit::write_table(&report, out).map_err(DemoError::Output)?;
-    for e in &report.errors {
-        w(out, audit::describe_error(e))?;
+    w(out, "== 1. Audit (read-only) ==\n".to_string())?;
+    let before = audit::run(&config, &sdk, &Progress::new(false)).await;
+    audit::write_table(&before, out).map_err(DemoError::Output)?;
+    let calls = handle.simulator.calls();
+    w(
+        out,
+        format!(
+            "\nThe audit made {} SageMaker calls, {} of them mutating (counted by the simulator).\n",
+            calls.total_received(),
+            calls.mutating_succeeded()
+        ),
+    )?;
+
+    // The daemon, in enforce mode for the simulator's account.
+    config.mode = Mode::Enforce;
+    config.actions.insert(ControlId::SageMaker8, Action::Fix);
+    config
+        .remediation
+        .tag_values
+        .insert("owner".to_string(), "unassigned".to_string());
+    config.remediation.poll_interval_secs = 1;
+    config.remediation.max_poll_interval_secs = 1;
+    config.daemon.queue_url = String::new();
+    config.daemon.sweep_interval_secs = 0;
+    config.daemon.listen = "127.0.0.1:0".to_string();
+    config.daemon.error_backoff_secs = 1;
+    let dir = tempfile_dir().map_err(DemoError::Output)?;
+    let store = Arc::new(
+        SqliteStore::open(&dir.join("journal.db")).map_err(|e| DemoError::Daemon(e.to_string()))?,
+    );
+    w(
+        out,
+        "== 2. The daemon in enforce mode ==\n\nConfiguration for this run: mode = \"enforce\", the account opted in, SageMaker.8 set to \"fix\" (default: \"flag\"),\nremediation.tag_values = { owner = \"unassigned\" }. One Security Hub finding event per violation goes\nthrough the event parser into the journal, as the SQS intake would record it:\n".to_string(),
+    )?;
+    let mut events = 0;
+    for (i, e) in before.failed().enumerate() {
+        let body = security_hub_event(e, &format!("demo-{i}"));
+        if let Disposition::Recorded { .. } = intake::handle(&*store, &body) {
+            events += 1;
+        }
+    }
+    w(
+        out,
+        format!(
+            "{events} events recorded as triggers for {} resources. Remediation steps as they happen:\n",
+            store.pending_count().map_err(|e| DemoError::Daemon(e.to_string()))?
+        ),
+    )?;
+    handle.simulator.reset_calls();
+
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let start = std::time::Instant::now();
+    let observer: StepObserver = Arc::new(move |r: &ResourceRef, s: &StepRecord| {
+        let _ = lines_tx.send(format!(
+            "  {:>5.1}s  {:<24} {:<22} {:<7} {}",
+            start.elapsed().as_secs_f64(),
+            r.name,
+            s.step,
+            s.phase,
+            s.detail
+        ));
+    });
+    let (trigger, shutdown) = shutdown::channel();
+    let daemon = tokio::spawn(daemon::serve(
+        config.clone(),
+        store.clone(),
+        sdk.clone(),
+        shutdown,
+        Some(observer),
+    ));
+    // Until every trigger is handled and nothing is left running (at most a minute).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        while let Ok(line) = lines_rx.try_recv() {
+            w(out, line)?;
+        }
+        let idle = store.next_due().ok().flatten().is_none()
+            && store.unfinished().map(|u| u.is_empty()).unwrap_or(false)
+            && start.elapsed() > Duration::from_secs(2);
+        if idle || std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    trigger.fire();
+    let _ = daemon.await;
+    while let Ok(line) = lines_rx.try_recv() {
+        w(out, line)?;
     }
     let calls = handle.simulator.calls();
     w(
         out,
         format!(
-            "\nThe audit made {} SageMaker calls, {} of them mutating (counted by the simulator).",
-            calls.total_received(),
-            calls.mutating_succeeded()
+            "\nDone in {:.1} s. Mutating calls made: {} StopNotebookInstance, {} UpdateNotebookInstance, {} StartNotebookInstance, {} AddTags (tag fixes and flag tags).\n",
+            start.elapsed().as_secs_f64(),
+            calls.succeeded("StopNotebookInstance"),
+            calls.succeeded("UpdateNotebookInstance"),
+            calls.succeeded("StartNotebookInstance"),
+            calls.succeeded("AddTags"),
         ),
     )?;
     w(
         out,
-        "Run `sagemaker-remediator audit --format json` against a real account (or any endpoint set in AWS_ENDPOINT_URL) to get the same report as JSON Lines.".to_string(),
+        "== 3. The journal (sagemaker-remediator remediations) ==\n".to_string(),
     )?;
+    journal::print(&*store, None, 50, false, out).map_err(|e| DemoError::Daemon(e.to_string()))?;
+
+    w(out, "\n== 4. Audit again ==\n".to_string())?;
+    let after = audit::run(&config, &sdk, &Progress::new(false)).await;
+    audit::write_table(&after, out).map_err(DemoError::Output)?;
+    w(
+        out,
+        "\nWhat is left needs a person: direct internet access, VPC and network isolation are create-only\n(the journal above holds a recreation plan for each), and single-instance endpoint configs need a\nblue/green replacement behind an approval.".to_string(),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
     handle.shutdown().await;
-    Ok(report)
+    Ok(after)
+}
+
+/// A fresh private directory for the demo's journal.
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "sagemaker-remediator-demo-{}-{}",
+        std::process::id(),
+        crate::reconcile::now_ms()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

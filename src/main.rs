@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sagemaker_remediator::audit::{self, Progress};
 use sagemaker_remediator::config::{Config, LogFormat};
 use sagemaker_remediator::sim::{SimConfig, Simulator};
-use sagemaker_remediator::{aws, demo};
+use sagemaker_remediator::store::SqliteStore;
+use sagemaker_remediator::{aws, daemon, demo, journal, shutdown};
 
 /// Keeps Amazon SageMaker compliant with the AWS Security Hub controls SageMaker.1 to
 /// SageMaker.8.
@@ -41,8 +42,27 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Show what the tool reports, with no AWS account: starts a built-in SageMaker simulator,
-    /// seeds a small fleet with compliant and violating resources, and audits it.
+    /// Run the daemon: consume EventBridge events from SQS (daemon.queue_url), sweep
+    /// periodically, reconcile each affected resource and, in enforce mode and opted-in
+    /// accounts, remediate it. Serves /healthz, /readyz and /metrics on daemon.listen.
+    /// SIGTERM/SIGINT: stop taking messages, finish the step in flight, exit 0.
+    Run,
+    /// Print the remediation journal: each remediation with its steps, times and outcome, and
+    /// the flagged resources with their recreation plans.
+    Remediations {
+        /// Only this resource (its ARN).
+        #[arg(long, value_name = "ARN")]
+        resource: Option<String>,
+        /// At most this many remediations, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// `table` or `json` (one JSON object per remediation or flag).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show what the tool does, with no AWS account: starts a built-in SageMaker simulator,
+    /// seeds a small fleet with compliant and violating resources, audits it, then runs the
+    /// daemon in enforce mode on events for the violations and shows each remediation.
     Demo,
     /// Check the configuration (defaults, --config file, SMR_* environment) and report every
     /// problem at once. Exit code 0 when valid, 1 otherwise.
@@ -121,12 +141,19 @@ fn init_logging(config: &Config) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let Some(config) = load_config(cli.config.as_deref()) else {
+    let Some(mut config) = load_config(cli.config.as_deref()) else {
         return Ok(ExitCode::from(1));
     };
+    if matches!(cli.command, Command::Demo) && std::env::var_os("SMR_LOG__LEVEL").is_none() {
+        // The demo shows the steps itself; its logs would only interleave with them.
+        config.log.level = "warn".to_string();
+    }
     init_logging(&config);
     match cli.command {
         Command::ValidateConfig => {
+            for w in config.warnings() {
+                eprintln!("warning: {}: {}", w.key, w.message);
+            }
             println!(
                 "configuration is valid ({})",
                 cli.config
@@ -158,6 +185,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(2)
             })
         }
+        Command::Run => {
+            daemon::run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remediations {
+            resource,
+            limit,
+            format,
+        } => {
+            let store = SqliteStore::open(&config.daemon.store_path)
+                .with_context(|| format!("opening {}", config.daemon.store_path.display()))?;
+            let mut stdout = std::io::stdout().lock();
+            journal::print(
+                &store,
+                resource.as_deref(),
+                limit,
+                format == Format::Json,
+                &mut stdout,
+            )
+            .context("reading the journal")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
             let report = demo::run(&config, &mut stdout).await?;
@@ -182,24 +231,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..SimConfig::default()
             });
             println!("http://{addr}");
-            simulator.serve(listener, shutdown_signal()).await?;
+            simulator.serve(listener, shutdown::signal()).await?;
             Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
         }
     }
 }

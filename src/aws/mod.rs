@@ -2,6 +2,7 @@
 //! make, and the one place where AWS errors are classified.
 
 pub mod sagemaker;
+pub mod stack;
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::config::AccountConfig;
 
 pub use sagemaker::{SageMakerApi, SdkSageMaker};
+pub use stack::{CallStack, StackSettings};
 
 /// What kind of failure an AWS call ended in; callers decide from this, never from strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,8 +3,10 @@
 
 use std::future::Future;
 
+use aws_sdk_sagemaker::types::RootAccess;
 use aws_sdk_sagemaker::Client;
 
+use super::stack::CallStack;
 use super::AwsError;
 use crate::model::{EndpointConfig, Image, Model, Notebook, NotebookStatus, Tag, Variant};
 
@@ -38,23 +40,51 @@ pub trait SageMakerApi: Send + Sync {
     fn list_app_image_configs(&self) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send;
     /// Every tag of a resource (all pages).
     fn list_tags(&self, arn: &str) -> impl Future<Output = Result<Vec<Tag>, AwsError>> + Send;
+    fn stop_notebook(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn start_notebook(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// UpdateNotebookInstance with only the fields to change.
+    fn update_notebook(
+        &self,
+        name: &str,
+        disable_root_access: bool,
+        platform: Option<&str>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// AddTags: adds, or overwrites the value of, each tag.
+    fn add_tags(
+        &self,
+        arn: &str,
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// [`SageMakerApi`] over the official SDK client.
+/// [`SageMakerApi`] over the official SDK client, every call through the account's
+/// [`CallStack`] (rate limit, timeout).
 #[derive(Debug, Clone)]
 pub struct SdkSageMaker {
     client: Client,
+    stack: CallStack,
 }
 
 impl SdkSageMaker {
-    pub fn new(config: &aws_config::SdkConfig) -> SdkSageMaker {
+    pub fn new(config: &aws_config::SdkConfig, stack: CallStack) -> SdkSageMaker {
         SdkSageMaker {
             client: Client::new(config),
+            stack,
         }
     }
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Runs one call (a whole paginated listing counts as one) through the stack.
+    async fn run<T, F, Fut>(&self, operation: &'static str, call: F) -> Result<T, AwsError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = Result<T, AwsError>> + Send + 'static,
+    {
+        self.stack.call(operation, call(self.client.clone())).await
     }
 }
 
@@ -67,179 +97,290 @@ fn listed(name: Option<&str>, arn: Option<&str>) -> Option<Listed> {
 
 impl SageMakerApi for SdkSageMaker {
     async fn list_notebooks(&self) -> Result<Vec<Listed>, AwsError> {
-        let items = self
-            .client
-            .list_notebook_instances()
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListNotebookInstances", None, e))?;
-        Ok(items
-            .iter()
-            .filter_map(|n| listed(n.notebook_instance_name(), n.notebook_instance_arn()))
-            .collect())
+        const OP: &str = "ListNotebookInstances";
+        self.run(OP, |c| async move {
+            let items = c
+                .list_notebook_instances()
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            Ok(items
+                .iter()
+                .filter_map(|n| listed(n.notebook_instance_name(), n.notebook_instance_arn()))
+                .collect())
+        })
+        .await
     }
 
     async fn describe_notebook(&self, name: &str) -> Result<Notebook, AwsError> {
-        let out = self
-            .client
-            .describe_notebook_instance()
-            .notebook_instance_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeNotebookInstance", Some(name), e))?;
-        Ok(Notebook {
-            status: NotebookStatus::parse(
-                out.notebook_instance_status()
-                    .map(|s| s.as_str())
-                    .unwrap_or(""),
-            ),
-            direct_internet_access: out.direct_internet_access().map(|d| d.as_str().to_string()),
-            subnet_id: out.subnet_id().map(str::to_string),
-            security_group_ids: out.security_groups().to_vec(),
-            root_access: out.root_access().map(|r| r.as_str().to_string()),
-            platform_identifier: out.platform_identifier().map(str::to_string),
-            instance_type: out.instance_type().map(|t| t.as_str().to_string()),
-            role_arn: out.role_arn().map(str::to_string),
-            kms_key_id: out.kms_key_id().map(str::to_string),
-            volume_size_gb: out.volume_size_in_gb(),
+        const OP: &str = "DescribeNotebookInstance";
+        let name = name.to_string();
+        self.run(OP, |c| async move {
+            let out = c
+                .describe_notebook_instance()
+                .notebook_instance_name(&name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))?;
+            Ok(Notebook {
+                status: NotebookStatus::parse(
+                    out.notebook_instance_status()
+                        .map(|s| s.as_str())
+                        .unwrap_or(""),
+                ),
+                direct_internet_access: out
+                    .direct_internet_access()
+                    .map(|d| d.as_str().to_string()),
+                subnet_id: out.subnet_id().map(str::to_string),
+                security_group_ids: out.security_groups().to_vec(),
+                root_access: out.root_access().map(|r| r.as_str().to_string()),
+                platform_identifier: out.platform_identifier().map(str::to_string),
+                instance_type: out.instance_type().map(|t| t.as_str().to_string()),
+                role_arn: out.role_arn().map(str::to_string),
+                kms_key_id: out.kms_key_id().map(str::to_string),
+                volume_size_gb: out.volume_size_in_gb(),
+            })
         })
+        .await
     }
 
     async fn list_endpoint_configs(&self) -> Result<Vec<Listed>, AwsError> {
-        let items = self
-            .client
-            .list_endpoint_configs()
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListEndpointConfigs", None, e))?;
-        Ok(items
-            .iter()
-            .filter_map(|c| listed(c.endpoint_config_name(), c.endpoint_config_arn()))
-            .collect())
+        const OP: &str = "ListEndpointConfigs";
+        self.run(OP, |c| async move {
+            let items = c
+                .list_endpoint_configs()
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            Ok(items
+                .iter()
+                .filter_map(|c| listed(c.endpoint_config_name(), c.endpoint_config_arn()))
+                .collect())
+        })
+        .await
     }
 
     async fn describe_endpoint_config(&self, name: &str) -> Result<EndpointConfig, AwsError> {
-        let out = self
-            .client
-            .describe_endpoint_config()
-            .endpoint_config_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeEndpointConfig", Some(name), e))?;
-        Ok(EndpointConfig {
-            variants: out
-                .production_variants()
-                .iter()
-                .map(|v| Variant {
-                    name: v.variant_name().unwrap_or_default().to_string(),
-                    instance_type: v.instance_type().map(|t| t.as_str().to_string()),
-                    initial_instance_count: v.initial_instance_count(),
-                    serverless: v.serverless_config().is_some(),
-                })
-                .collect(),
+        const OP: &str = "DescribeEndpointConfig";
+        let name = name.to_string();
+        self.run(OP, |c| async move {
+            let out = c
+                .describe_endpoint_config()
+                .endpoint_config_name(&name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))?;
+            Ok(EndpointConfig {
+                variants: out
+                    .production_variants()
+                    .iter()
+                    .map(|v| Variant {
+                        name: v.variant_name().unwrap_or_default().to_string(),
+                        instance_type: v.instance_type().map(|t| t.as_str().to_string()),
+                        initial_instance_count: v.initial_instance_count(),
+                        serverless: v.serverless_config().is_some(),
+                    })
+                    .collect(),
+            })
         })
+        .await
     }
 
     async fn list_models(&self) -> Result<Vec<Listed>, AwsError> {
-        let items = self
-            .client
-            .list_models()
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListModels", None, e))?;
-        Ok(items
-            .iter()
-            .filter_map(|m| listed(m.model_name(), m.model_arn()))
-            .collect())
+        const OP: &str = "ListModels";
+        self.run(OP, |c| async move {
+            let items = c
+                .list_models()
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            Ok(items
+                .iter()
+                .filter_map(|m| listed(m.model_name(), m.model_arn()))
+                .collect())
+        })
+        .await
     }
 
     async fn describe_model(&self, name: &str) -> Result<Model, AwsError> {
-        let out = self
-            .client
-            .describe_model()
-            .model_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeModel", Some(name), e))?;
-        Ok(Model {
-            enable_network_isolation: out.enable_network_isolation(),
+        const OP: &str = "DescribeModel";
+        let name = name.to_string();
+        self.run(OP, |c| async move {
+            let out = c
+                .describe_model()
+                .model_name(&name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))?;
+            Ok(Model {
+                enable_network_isolation: out.enable_network_isolation(),
+            })
         })
+        .await
     }
 
     async fn list_images(&self) -> Result<Vec<(Listed, Image)>, AwsError> {
-        let items = self
-            .client
-            .list_images()
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListImages", None, e))?;
-        Ok(items
-            .iter()
-            .filter_map(|i| {
-                let l = listed(i.image_name(), i.image_arn())?;
-                let status = i
-                    .image_status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default();
-                Some((
-                    l,
-                    Image {
-                        status,
-                        tags: Vec::new(),
-                    },
-                ))
-            })
-            .collect())
+        const OP: &str = "ListImages";
+        self.run(OP, |c| async move {
+            let items = c
+                .list_images()
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            Ok(items
+                .iter()
+                .filter_map(|i| {
+                    let l = listed(i.image_name(), i.image_arn())?;
+                    let status = i
+                        .image_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default();
+                    Some((
+                        l,
+                        Image {
+                            status,
+                            tags: Vec::new(),
+                        },
+                    ))
+                })
+                .collect())
+        })
+        .await
     }
 
     async fn list_app_image_configs(&self) -> Result<Vec<Listed>, AwsError> {
-        let items = self
-            .client
-            .list_app_image_configs()
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListAppImageConfigs", None, e))?;
-        Ok(items
-            .iter()
-            .filter_map(|c| listed(c.app_image_config_name(), c.app_image_config_arn()))
-            .collect())
+        const OP: &str = "ListAppImageConfigs";
+        self.run(OP, |c| async move {
+            let items = c
+                .list_app_image_configs()
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            Ok(items
+                .iter()
+                .filter_map(|c| listed(c.app_image_config_name(), c.app_image_config_arn()))
+                .collect())
+        })
+        .await
     }
 
     async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AwsError> {
-        let items = self
-            .client
-            .list_tags()
-            .resource_arn(arn)
-            .max_results(PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListTags", Some(arn), e))?;
-        Ok(items
+        const OP: &str = "ListTags";
+        let arn = arn.to_string();
+        self.run(OP, |c| async move {
+            let items = c
+                .list_tags()
+                .resource_arn(&arn)
+                .max_results(PAGE_SIZE)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, Some(&arn), e))?;
+            Ok(items
+                .iter()
+                .filter_map(|t| Some(Tag::new(t.key()?, t.value().unwrap_or_default())))
+                .collect())
+        })
+        .await
+    }
+
+    async fn stop_notebook(&self, name: &str) -> Result<(), AwsError> {
+        const OP: &str = "StopNotebookInstance";
+        let name = name.to_string();
+        self.run(OP, |c| async move {
+            c.stop_notebook_instance()
+                .notebook_instance_name(&name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))
+        })
+        .await
+    }
+
+    async fn start_notebook(&self, name: &str) -> Result<(), AwsError> {
+        const OP: &str = "StartNotebookInstance";
+        let name = name.to_string();
+        self.run(OP, |c| async move {
+            c.start_notebook_instance()
+                .notebook_instance_name(&name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))
+        })
+        .await
+    }
+
+    async fn update_notebook(
+        &self,
+        name: &str,
+        disable_root_access: bool,
+        platform: Option<&str>,
+    ) -> Result<(), AwsError> {
+        const OP: &str = "UpdateNotebookInstance";
+        let name = name.to_string();
+        let platform = platform.map(str::to_string);
+        self.run(OP, |c| async move {
+            let mut request = c.update_notebook_instance().notebook_instance_name(&name);
+            if disable_root_access {
+                request = request.root_access(RootAccess::Disabled);
+            }
+            if let Some(platform) = platform {
+                request = request.platform_identifier(platform);
+            }
+            request
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))
+        })
+        .await
+    }
+
+    async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), AwsError> {
+        const OP: &str = "AddTags";
+        let arn = arn.to_string();
+        let tags: Vec<aws_sdk_sagemaker::types::Tag> = tags
             .iter()
-            .filter_map(|t| Some(Tag::new(t.key()?, t.value().unwrap_or_default())))
-            .collect())
+            .map(|t| {
+                aws_sdk_sagemaker::types::Tag::builder()
+                    .key(&t.key)
+                    .value(&t.value)
+                    .build()
+            })
+            .collect();
+        self.run(OP, |c| async move {
+            c.add_tags()
+                .resource_arn(&arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::from_sdk(OP, Some(&arn), e))
+        })
+        .await
     }
 }

@@ -1,0 +1,175 @@
+//! `run`: assembles the long-running service — store, metrics and the operations endpoint,
+//! SQS intake, periodic sweeps and the reconcile scheduler — and shuts it down gracefully.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::http::{self, Ops, Readiness};
+use crate::intake::Intake;
+use crate::metrics::Metrics;
+use crate::reconcile::{self, Clients, Context, StepObserver};
+use crate::shutdown::{self, Shutdown};
+use crate::store::{SqliteStore, Store, StoreError};
+
+/// Why the daemon could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot open the store {path}: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("the store failed: {0}")]
+    StoreFailed(#[source] StoreError),
+    #[error("daemon.listen {listen}: {source}")]
+    Listen {
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A unique name for this replica in resource claims.
+fn owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".to_string());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Runs until SIGTERM/SIGINT.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let store =
+        SqliteStore::open(&config.daemon.store_path).map_err(|source| DaemonError::Store {
+            path: config.daemon.store_path.display().to_string(),
+            source,
+        })?;
+    let base = crate::aws::base_config().await;
+    let (trigger, shutdown) = shutdown::channel();
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        tracing::info!(event = "shutdown_requested");
+        trigger.fire();
+    });
+    serve(config, Arc::new(store), base, shutdown, None).await
+}
+
+/// The daemon on given parts (the demo and tests use it with their own store and signal).
+pub async fn serve<S: Store + 'static>(
+    config: Config,
+    store: Arc<S>,
+    base: SdkConfig,
+    shutdown: Shutdown,
+    observer: Option<StepObserver>,
+) -> Result<(), DaemonError> {
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Arc::new(Readiness::default());
+    store.ping().map_err(DaemonError::StoreFailed)?;
+    readiness.store.store(true, Ordering::Relaxed);
+
+    let listener = tokio::net::TcpListener::bind(&config.daemon.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            listen: config.daemon.listen.clone(),
+            source,
+        })?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(event = "listening", address = %addr, mode = ?config.mode);
+    }
+    let ops = Ops {
+        metrics: metrics.clone(),
+        readiness: readiness.clone(),
+    };
+    let http_shutdown = shutdown.clone();
+    let http_task = tokio::spawn(async move {
+        if let Err(e) = http::serve(
+            listener,
+            ops,
+            async move { http_shutdown.requested().await },
+        )
+        .await
+        {
+            tracing::error!(event = "http_failed", error = %e);
+        }
+    });
+
+    let wake = Arc::new(Notify::new());
+    let ctx = Arc::new(Context {
+        store: store.clone(),
+        config: config.clone(),
+        metrics: metrics.clone(),
+        clients: Clients::new(base.clone(), config.clone(), metrics.clone()),
+        owner: owner(),
+        shutdown: shutdown.clone(),
+        observer,
+        wake: wake.clone(),
+    });
+
+    let mut intakes = Vec::new();
+    match config.daemon.intake_queue_url() {
+        Some(queue_url) => {
+            let sqs = aws_sdk_sqs::Client::new(&base);
+            for _ in 0..config.daemon.receive_concurrency.max(1) {
+                let intake = Intake {
+                    sqs: sqs.clone(),
+                    queue_url: queue_url.to_string(),
+                    store: store.clone(),
+                    metrics: metrics.clone(),
+                    readiness: readiness.clone(),
+                    wake: wake.clone(),
+                };
+                intakes.push(tokio::spawn(intake.run(shutdown.clone())));
+            }
+        }
+        None => {
+            tracing::info!(
+                event = "no_queue",
+                "daemon.queue_url is empty: periodic sweeps only"
+            );
+            readiness.queue.store(true, Ordering::Relaxed);
+        }
+    }
+
+    let sweeper = tokio::spawn(sweep_loop(ctx.clone(), base, readiness.clone()));
+    let result = reconcile::run_scheduler(ctx).await;
+    sweeper.abort();
+    for intake in intakes {
+        let _ = intake.await;
+    }
+    let _ = http_task.await;
+    tracing::info!(event = "stopped");
+    result.map_err(DaemonError::StoreFailed)
+}
+
+/// A full sweep at start-up, then every `daemon.sweep_interval_secs` (jittered).
+async fn sweep_loop<S: Store + 'static>(
+    ctx: Arc<Context<S>>,
+    base: SdkConfig,
+    readiness: Arc<Readiness>,
+) {
+    loop {
+        match reconcile::sweep_once(&ctx, &base).await {
+            Ok(n) => {
+                readiness.aws.store(true, Ordering::Relaxed);
+                tracing::info!(event = "sweep_done", failing_resources = n);
+            }
+            Err(e) => tracing::error!(event = "sweep_failed", error = %e),
+        }
+        let Some(interval) = ctx.config.daemon.sweep_interval() else {
+            return;
+        };
+        let jitter = ctx.config.daemon.sweep_jitter;
+        let factor = 1.0 + jitter * (2.0 * rand::random::<f64>() - 1.0);
+        let delay = Duration::from_secs_f64(interval.as_secs_f64() * factor.max(0.0));
+        if !ctx.shutdown.sleep(delay).await {
+            return;
+        }
+    }
+}

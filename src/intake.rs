@@ -1,0 +1,233 @@
+//! The SQS consumer: long-polls the queue the EventBridge rules deliver to, parses each
+//! message into triggers, records them durably, and only then deletes the message.
+//!
+//! # Guarantees
+//! - Persist before acknowledging: a message is deleted only after its triggers are committed
+//!   to the store. A crash between the two re-delivers the message; triggers coalesce by
+//!   resource, so the duplicate is harmless.
+//! - A malformed message (not JSON, truncated, oversized, missing fields) is logged with its
+//!   message id and reason, counted, and left on the queue: its redrive policy moves it to the
+//!   dead-letter queue after `maxReceiveCount` receipts. It never stops the consumer.
+//! - A well-formed message about something we do not handle is logged, counted and deleted.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+
+use crate::aws::AwsError;
+use crate::events::{self, Parsed};
+use crate::http::Readiness;
+use crate::metrics::Metrics;
+use crate::reconcile::now_ms;
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+
+/// Long polling as the reference recommends: the longest wait, the largest batch.
+const WAIT_SECONDS: i32 = 20;
+const MAX_MESSAGES: i32 = 10;
+
+/// One consumer of one queue.
+pub struct Intake<S: Store> {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub store: Arc<S>,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
+    /// Woken after new triggers are recorded.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Triggers recorded: delete.
+    Recorded {
+        family: &'static str,
+        triggers: usize,
+    },
+    /// Nothing for us: delete.
+    Irrelevant {
+        family: &'static str,
+        reason: String,
+    },
+    /// Malformed: keep for the dead-letter queue.
+    Malformed { reason: String },
+    /// The store failed: keep, it will be received again.
+    StoreFailed { reason: String },
+}
+
+impl Disposition {
+    pub fn delete(&self) -> bool {
+        matches!(
+            self,
+            Disposition::Recorded { .. } | Disposition::Irrelevant { .. }
+        )
+    }
+}
+
+/// Parses one message body and records its triggers. Pure apart from the store.
+pub fn handle<S: Store>(store: &S, body: &str) -> Disposition {
+    match events::parse(body) {
+        Ok(Parsed::Triggers(triggers)) => {
+            let family = triggers
+                .first()
+                .map(|t| t.family.as_str())
+                .unwrap_or("unknown");
+            match store.enqueue(&triggers, now_ms()) {
+                Ok(()) => Disposition::Recorded {
+                    family,
+                    triggers: triggers.len(),
+                },
+                Err(e) => Disposition::StoreFailed {
+                    reason: e.to_string(),
+                },
+            }
+        }
+        Ok(Parsed::Irrelevant { family, reason }) => Disposition::Irrelevant {
+            family: family.map(|f| f.as_str()).unwrap_or("other"),
+            reason,
+        },
+        Err(e) => Disposition::Malformed {
+            reason: e.to_string(),
+        },
+    }
+}
+
+impl<S: Store> Intake<S> {
+    /// Receives until shutdown. A long poll in flight is abandoned at shutdown: messages it
+    /// may have received become visible again after the queue's visibility timeout.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut failures: u32 = 0;
+        while !shutdown.is_requested() {
+            let received = tokio::select! {
+                r = self.receive() => r,
+                _ = shutdown.requested() => break,
+            };
+            match received {
+                Ok(messages) => {
+                    failures = 0;
+                    self.readiness.queue.store(true, Ordering::Relaxed);
+                    self.process(messages).await;
+                }
+                Err(e) => {
+                    failures += 1;
+                    let delay = Duration::from_secs(1u64 << failures.min(5));
+                    tracing::warn!(event = "sqs_receive_failed", error = %e, retry_in_secs = delay.as_secs());
+                    if !shutdown.sleep(delay).await {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::info!(event = "intake_stopped", queue_url = %self.queue_url);
+    }
+
+    async fn receive(&self) -> Result<Vec<Message>, AwsError> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .wait_time_seconds(WAIT_SECONDS)
+            .max_number_of_messages(MAX_MESSAGES)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ReceiveMessage", Some(&self.queue_url), e))?;
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    /// Handles a batch, then deletes what may be deleted in one call.
+    async fn process(&self, messages: Vec<Message>) {
+        let mut delete = Vec::new();
+        let now = now_ms();
+        for (i, m) in messages.iter().enumerate() {
+            let id = m.message_id().unwrap_or("?");
+            if let Some(sent) = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+                .and_then(|s| s.parse::<i64>().ok())
+            {
+                self.metrics.set(
+                    "smr_queue_lag_seconds",
+                    &[],
+                    ((now - sent).max(0) as f64) / 1000.0,
+                );
+            }
+            let disposition = handle(&*self.store, m.body().unwrap_or(""));
+            match &disposition {
+                Disposition::Recorded { family, triggers } => {
+                    tracing::debug!(event = "event_recorded", message_id = id, family, triggers);
+                    self.metrics.inc(
+                        "smr_events_received_total",
+                        &[("family", family), ("outcome", "triggered")],
+                    );
+                }
+                Disposition::Irrelevant { family, reason } => {
+                    tracing::info!(event = "event_irrelevant", message_id = id, family, reason = %reason);
+                    self.metrics.inc(
+                        "smr_events_received_total",
+                        &[("family", family), ("outcome", "irrelevant")],
+                    );
+                }
+                Disposition::Malformed { reason } => {
+                    let receives = m
+                        .attributes()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                        .map(String::as_str)
+                        .unwrap_or("?");
+                    tracing::warn!(event = "event_malformed", message_id = id, receives, reason = %reason, "left for the dead-letter queue");
+                    self.metrics.inc(
+                        "smr_events_received_total",
+                        &[("family", "unknown"), ("outcome", "malformed")],
+                    );
+                }
+                Disposition::StoreFailed { reason } => {
+                    tracing::error!(event = "event_not_recorded", message_id = id, reason = %reason, "left on the queue");
+                    self.metrics.inc(
+                        "smr_events_received_total",
+                        &[("family", "unknown"), ("outcome", "store_error")],
+                    );
+                }
+            }
+            if disposition.delete() {
+                if let Some(handle) = m.receipt_handle() {
+                    if let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(handle)
+                        .build()
+                    {
+                        delete.push(entry);
+                    }
+                }
+            }
+        }
+        if !messages.is_empty() {
+            self.wake.notify_one();
+        }
+        if delete.is_empty() {
+            return;
+        }
+        match self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(delete))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                for failed in out.failed() {
+                    // Recorded already; the message will come back and coalesce.
+                    tracing::warn!(event = "sqs_delete_failed", entry = failed.id(), code = failed.code(), message = ?failed.message());
+                }
+            }
+            Err(e) => {
+                let e = AwsError::from_sdk("DeleteMessageBatch", Some(&self.queue_url), e);
+                tracing::warn!(event = "sqs_delete_failed", error = %e, "messages will be received again; their triggers coalesce");
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The durable state of the remediator: the trigger queue (recorded before the SQS message is
+//! deleted), the journal of every remediation with its resumable state, the per-resource
+//! exclusive claim, and flagged resources with their recreation plans.
+//!
+//! [`Store`] is the contract; [`SqliteStore`] is the embedded default (one file). Every
+//! operation touches one logical item (a trigger row, a claim, a remediation with its steps, a
+//! flag) and decides with a condition on that item alone, so a DynamoDB backend with
+//! conditional writes can implement the same trait. No operation reads the clock: every time is
+//! passed in by the caller.
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::Trigger;
+use crate::model::{ControlId, ResourceType};
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Unix epoch milliseconds.
+pub type Millis = i64;
+
+/// A trigger waiting in the queue: the latest trigger recorded for its ARN, with the merged
+/// name and control hints of every trigger coalesced into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub trigger: Trigger,
+    /// Bumped by every trigger recorded for this ARN; [`Store::finish`] removes the row only for
+    /// the generation the caller worked on.
+    pub generation: u64,
+    /// Failed attempts so far (set by [`Store::defer`]).
+    pub attempts: u32,
+    /// Not to be worked on before this time.
+    pub not_before: Millis,
+    /// When the first trigger of this pending row was recorded.
+    pub first_seen: Millis,
+}
+
+/// Where a remediation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemediationStatus {
+    /// Started and not finished: resumed after a restart.
+    Running,
+    Succeeded,
+    Failed,
+    /// Given up on purpose (the resource vanished, the policy changed, an operator said so).
+    Abandoned,
+}
+
+impl RemediationStatus {
+    pub const ALL: [RemediationStatus; 4] = [
+        RemediationStatus::Running,
+        RemediationStatus::Succeeded,
+        RemediationStatus::Failed,
+        RemediationStatus::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemediationStatus::Running => "running",
+            RemediationStatus::Succeeded => "succeeded",
+            RemediationStatus::Failed => "failed",
+            RemediationStatus::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RemediationStatus> {
+        RemediationStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// True for every status but `Running`.
+    pub fn is_terminal(self) -> bool {
+        self != RemediationStatus::Running
+    }
+}
+
+impl std::fmt::Display for RemediationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What [`Store::begin`] records about a new remediation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRemediation {
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub controls: Vec<ControlId>,
+    /// `notebook-fix`, `tags` or `flag`.
+    pub kind: String,
+    pub dry_run: bool,
+    /// The initial resumable state of the workflow.
+    pub state: serde_json::Value,
+    pub at: Millis,
+}
+
+/// One line of a remediation's journal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    pub at: Millis,
+    /// The workflow step, e.g. `Stop`.
+    pub step: String,
+    /// `intent` (about to call), `done`, `error`, `observed` or `wait`.
+    pub phase: String,
+    pub detail: String,
+}
+
+/// A journal entry: one remediation of one resource, with every step recorded so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Remediation {
+    pub id: i64,
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub controls: Vec<ControlId>,
+    pub kind: String,
+    pub dry_run: bool,
+    pub state: serde_json::Value,
+    pub status: RemediationStatus,
+    pub outcome: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// In the order they were appended.
+    pub steps: Vec<StepRecord>,
+}
+
+/// A resource that cannot be fixed in place, with the plan to recreate it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flag {
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub controls: Vec<ControlId>,
+    pub plan: serde_json::Value,
+    pub dry_run: bool,
+    pub at: Millis,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed (I/O, locked past the busy timeout, constraint).
+    #[error("store {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored record cannot be read back (unknown control, resource type, status, bad JSON).
+    #[error("store: corrupt record {what}: {message}")]
+    Corrupt { what: String, message: String },
+    /// The operation names a record that does not exist (e.g. an unknown remediation id).
+    #[error("store: no {what}")]
+    NotFound { what: String },
+    /// The condition of a conditional write did not hold (e.g. a second Running remediation
+    /// for one resource, or changing a finished one).
+    #[error("store: conflict on {what}: {message}")]
+    Conflict { what: String, message: String },
+    /// The file was written by a newer version of the remediator.
+    #[error(
+        "store {path}: schema version {found} is newer than this build supports ({supported})"
+    )]
+    Schema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+}
+
+/// The durable state of the remediator. Synchronous: the embedded backend answers in well under
+/// a millisecond, and callers on async tasks accept that.
+///
+/// # Assumptions
+///
+/// Every time (`now`, `at`) comes from the caller; the store never reads a clock. Callers hold
+/// the resource's claim ([`Store::claim`]) while they work on it.
+pub trait Store: Send + Sync {
+    /// Records triggers durably, coalescing them by ARN.
+    ///
+    /// # Guarantees
+    ///
+    /// - All of `triggers` are committed in one transaction before this returns `Ok`: an SQS
+    ///   message may be deleted after that, and its trigger survives a crash or power loss.
+    /// - One pending row per ARN. A trigger for an ARN already pending bumps the row's
+    ///   generation, takes the new trigger's event id and family, keeps a known name when the
+    ///   new trigger has none, unions the control hints, keeps `first_seen` and `attempts`, and
+    ///   keeps the earlier `not_before`; a row in error backoff (`attempts > 0`) keeps its backoff.
+    /// - Generations of one ARN only grow, also across [`Store::finish`]: a stale `finish` can
+    ///   never remove a row recorded after it.
+    fn enqueue(&self, triggers: &[Trigger], now: Millis) -> Result<(), StoreError>;
+
+    /// Pending triggers with `not_before <= now`, oldest `not_before` first (then by ARN), at
+    /// most `limit`.
+    ///
+    /// # Guarantees
+    ///
+    /// Read-only: a returned row stays pending until [`Store::finish`] removes it, so a crash
+    /// while working on it loses nothing.
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<Pending>, StoreError>;
+
+    /// The earliest `not_before` among pending triggers (how long the scheduler may sleep),
+    /// `None` when nothing is pending.
+    fn next_due(&self) -> Result<Option<Millis>, StoreError>;
+
+    /// Removes the pending row of `arn` if its generation is still `generation`.
+    ///
+    /// # Guarantees
+    ///
+    /// Returns `true` when the row was removed. When a newer trigger arrived meanwhile (or the
+    /// row is already gone) it returns `false` and leaves the row, so the resource is
+    /// reconciled again.
+    fn finish(&self, arn: &str, generation: u64) -> Result<bool, StoreError>;
+
+    /// Puts the pending row of `arn` off until `not_before` and records `attempts` (error
+    /// backoff). Does nothing when `arn` is not pending.
+    fn defer(&self, arn: &str, not_before: Millis, attempts: u32) -> Result<(), StoreError>;
+
+    /// How many ARNs are pending.
+    fn pending_count(&self) -> Result<u64, StoreError>;
+
+    /// Takes the exclusive claim on a resource until `now + ttl_ms`.
+    ///
+    /// # Guarantees
+    ///
+    /// Returns `true` (and sets the expiry) when the claim was free, expired
+    /// (`expires_at <= now`), or already held by `owner` (a renewal). Returns `false` and
+    /// changes nothing while another owner holds an unexpired claim.
+    fn claim(&self, arn: &str, owner: &str, now: Millis, ttl_ms: i64) -> Result<bool, StoreError>;
+
+    /// Gives the claim up if `owner` holds it; does nothing otherwise (never releases another
+    /// owner's claim).
+    fn release(&self, arn: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Starts a journal entry with status `Running`; returns its id.
+    ///
+    /// # Guarantees
+    ///
+    /// At most one `Running` remediation per ARN: while one exists this fails with
+    /// [`StoreError::Conflict`] (resume it instead, see [`Store::unfinished_for`]). Ids grow.
+    fn begin(&self, r: &NewRemediation) -> Result<i64, StoreError>;
+
+    /// Appends a step to the journal of remediation `id` and moves its `updated_at` forward.
+    ///
+    /// # Guarantees
+    ///
+    /// Committed before this returns: write the `intent` before a mutating call and `done`
+    /// after it. Steps read back in the order appended.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown id.
+    fn append_step(&self, id: i64, step: &StepRecord) -> Result<(), StoreError>;
+
+    /// Saves the resumable state, status and outcome of remediation `id`.
+    ///
+    /// # Guarantees
+    ///
+    /// A finished (non-`Running`) remediation is final: saving it again with the same status is
+    /// accepted (an idempotent retry), any other status fails with [`StoreError::Conflict`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown id; [`StoreError::Conflict`] as above.
+    fn save_state(
+        &self,
+        id: i64,
+        state: &serde_json::Value,
+        status: RemediationStatus,
+        outcome: Option<&str>,
+        at: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// Every `Running` remediation with its steps, oldest first (to resume after a restart).
+    fn unfinished(&self) -> Result<Vec<Remediation>, StoreError>;
+
+    /// The `Running` remediation of one resource, if any.
+    fn unfinished_for(&self, arn: &str) -> Result<Option<Remediation>, StoreError>;
+
+    /// Remediations with their steps, newest first, of every resource or of one ARN; at most
+    /// `limit`.
+    fn remediations(&self, arn: Option<&str>, limit: usize)
+        -> Result<Vec<Remediation>, StoreError>;
+
+    /// Records the flag of a resource, replacing an earlier flag of the same ARN.
+    fn save_flag(&self, flag: &Flag) -> Result<(), StoreError>;
+
+    /// Every flag (by ARN), or the flag of one ARN.
+    fn flags(&self, arn: Option<&str>) -> Result<Vec<Flag>, StoreError>;
+
+    /// A cheap round trip to the database, for readiness checks.
+    fn ping(&self) -> Result<(), StoreError>;
+}
