@@ -1,0 +1,503 @@
+//! Harness for the end-to-end tests of `run`: moto provides EventBridge (a bus and a rule)
+//! and SQS (the queue and its dead-letter queue), the simulator provides SageMaker, and the
+//! daemon runs as a real process, stopped by real signals.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use aws_sdk_sqs::types::QueueAttributeName;
+use sagemaker_remediator::demo;
+use sagemaker_remediator::sim::{SimConfig, SimHandle, Simulator};
+use sagemaker_remediator::store::{Remediation, SqliteStore, Store};
+use serde_json::{json, Value};
+
+use super::{free_port, Moto, BIN};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// moto (EventBridge + SQS), the simulator, a queue wired to a rule, and a work directory.
+pub struct World {
+    pub moto: Moto,
+    pub sim: SimHandle,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub dir: tempfile::TempDir,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+}
+
+impl World {
+    /// Starts everything; `delay` is the simulator's transition time.
+    pub async fn start(delay: Duration) -> World {
+        let moto = Moto::start();
+        let sim = Simulator::start(SimConfig {
+            transition_delay: delay,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let moto_sdk = demo::emulator_sdk_config(&moto.endpoint).await;
+        let sqs = aws_sdk_sqs::Client::new(&moto_sdk);
+        let events = aws_sdk_eventbridge::Client::new(&moto_sdk);
+        let sagemaker =
+            aws_sdk_sagemaker::Client::new(&demo::emulator_sdk_config(&sim.endpoint()).await);
+
+        let dlq_url = sqs
+            .create_queue()
+            .queue_name("smr-events-dlq")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("smr-events")
+            .attributes(QueueAttributeName::VisibilityTimeout, "1")
+            .attributes(
+                QueueAttributeName::RedrivePolicy,
+                json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2" }).to_string(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = queue_arn(&sqs, &queue_url).await;
+        events
+            .put_rule()
+            .name("smr-sagemaker")
+            .event_pattern(
+                json!({ "source": ["aws.securityhub", "aws.config", "aws.sagemaker"] }).to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule("smr-sagemaker")
+            .targets(
+                Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        World {
+            moto,
+            sim,
+            queue_url,
+            dlq_url,
+            dir: tempfile::tempdir().unwrap(),
+            sqs,
+            events,
+            sagemaker,
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("journal.db")
+    }
+
+    /// The daemon's configuration: enforce mode for the simulator's account unless `mode`
+    /// says otherwise, fast polls, start-up sweep only.
+    pub fn config(&self, mode: &str, port: u16, extra: &str) -> String {
+        format!(
+            r#"mode = "{mode}"
+
+[remediation]
+poll_interval_secs = 1
+max_poll_interval_secs = 1
+tag_values = {{ owner = "unassigned" }}
+
+[daemon]
+queue_url = "{queue}"
+store_path = "{store}"
+listen = "127.0.0.1:{port}"
+sweep_interval_secs = 0
+error_backoff_secs = 1
+max_error_backoff_secs = 2
+shutdown_grace_secs = 10
+
+[[accounts]]
+id = "{ACCOUNT}"
+enforce = true
+regions = ["{REGION}"]
+{extra}"#,
+            queue = self.queue_url,
+            store = self.store_path().display(),
+        )
+    }
+
+    /// Starts the daemon process.
+    pub fn daemon(&self, mode: &str, extra: &str, env: &[(&str, &str)]) -> Daemon {
+        let port = free_port();
+        let config = self.dir.path().join("config.toml");
+        std::fs::write(&config, self.config(mode, port, extra)).unwrap();
+        let log = self.dir.path().join("daemon.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut cmd = Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") || k.starts_with("SMR_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(["--config", config.to_str().unwrap(), "run"])
+            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+            .env("AWS_ENDPOINT_URL_SAGEMAKER", self.sim.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("SMR_LOG__LEVEL", "info,aws=warn")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Daemon {
+            child: cmd.spawn().unwrap(),
+            port,
+            log,
+        }
+    }
+
+    /// Publishes events on the default bus (batches of 10); the rule routes them to the queue.
+    pub async fn put_events(&self, events: &[(String, String, Value)]) {
+        for chunk in events.chunks(10) {
+            let mut request = self.events.put_events();
+            for (source, detail_type, detail) in chunk {
+                request = request.entries(
+                    PutEventsRequestEntry::builder()
+                        .source(source)
+                        .detail_type(detail_type)
+                        .detail(detail.to_string())
+                        .build(),
+                );
+            }
+            let out = request.send().await.unwrap();
+            assert_eq!(out.failed_entry_count(), 0, "{out:?}");
+        }
+    }
+
+    /// Sends a raw message body straight to the queue.
+    pub async fn send_raw(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// How many messages the dead-letter queue holds.
+    pub async fn dlq_depth(&self) -> usize {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.dlq_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Creates a notebook and waits until it is InService.
+    pub async fn notebook(&self, name: &'static str, root_access: bool) {
+        demo::seed_notebook(
+            &self.sagemaker,
+            &demo::SeedNotebook {
+                name,
+                direct_internet_access: false,
+                in_vpc: true,
+                root_access,
+                platform: Some("notebook-al2-v3"),
+            },
+        )
+        .await
+        .unwrap();
+        self.wait_status(name, "InService", Duration::from_secs(30))
+            .await;
+    }
+
+    /// (status, RootAccess) of a notebook.
+    pub async fn describe(&self, name: &str) -> (String, String) {
+        let out = self
+            .sagemaker
+            .describe_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .unwrap();
+        (
+            out.notebook_instance_status().unwrap().as_str().to_string(),
+            out.root_access().unwrap().as_str().to_string(),
+        )
+    }
+
+    pub async fn wait_status(&self, name: &str, status: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.describe(name).await.0 == status {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{name} never became {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The journal, read by a second connection while the daemon writes (WAL).
+    pub fn journal(&self) -> Vec<Remediation> {
+        SqliteStore::open(&self.store_path())
+            .unwrap()
+            .remediations(None, 10_000)
+            .unwrap()
+    }
+
+    /// Waits until `done` holds for the journal.
+    pub async fn wait_journal(
+        &self,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&[Remediation]) -> bool,
+    ) -> Vec<Remediation> {
+        let deadline = Instant::now() + within;
+        loop {
+            let journal = self.journal();
+            if done(&journal) {
+                return journal;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; journal: {journal:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()
+        .get(&QueueAttributeName::QueueArn)
+        .unwrap()
+        .clone()
+}
+
+/// A running daemon process.
+pub struct Daemon {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// GET a path of the ops endpoint: (status code, body).
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        s.read_to_string(&mut response).ok()?;
+        let code = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n")?.1.to_string();
+        Some((code, body))
+    }
+
+    /// Waits for /readyz to answer 200.
+    pub async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((200, _)) = self.get("/readyz") {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("daemon exited with {status}: {}", self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon not ready: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A counter's value from /metrics (0 when absent).
+    pub fn metric(&self, series: &str) -> f64 {
+        let Some((_, body)) = self.get("/metrics") else {
+            return 0.0;
+        };
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Sends a signal with kill(1).
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then wait (at most 40 s) for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM");
+        self.wait(Duration::from_secs(40))
+    }
+
+    /// SIGKILL: no cleanup at all, like a crash or an OOM kill.
+    pub fn kill(&mut self) {
+        self.signal("-KILL");
+        let _ = self.wait(Duration::from_secs(10));
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not exit: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The four event families, each naming one notebook: (source, detail-type, detail).
+pub fn family_event(family: &str, name: &str) -> (String, String, Value) {
+    let arn = format!(
+        "arn:aws:sagemaker:{REGION}:{ACCOUNT}:notebook-instance/{}",
+        name.to_lowercase()
+    );
+    match family {
+        "securityhub" => (
+            "aws.securityhub".into(),
+            "Security Hub Findings - Imported".into(),
+            json!({ "findings": [{
+                "SchemaVersion": "2018-10-08",
+                "Id": format!("arn:aws:securityhub:{REGION}:{ACCOUNT}:security-control/SageMaker.3/finding/{name}"),
+                "ProductArn": format!("arn:aws:securityhub:{REGION}::product/aws/securityhub"),
+                "GeneratorId": "security-control/SageMaker.3",
+                "AwsAccountId": ACCOUNT,
+                "Region": REGION,
+                "Compliance": { "Status": "FAILED", "SecurityControlId": "SageMaker.3" },
+                "RecordState": "ACTIVE",
+                "Workflow": { "Status": "NEW" },
+                "Resources": [{
+                    "Type": "AwsSageMakerNotebookInstance",
+                    "Id": arn,
+                    "Region": REGION,
+                    "Details": { "AwsSageMakerNotebookInstance": { "NotebookInstanceName": name } }
+                }]
+            }]}),
+        ),
+        "config" => (
+            "aws.config".into(),
+            "Config Rules Compliance Change".into(),
+            json!({
+                "resourceId": name,
+                "awsRegion": REGION,
+                "awsAccountId": ACCOUNT,
+                "configRuleName": "securityhub-sagemaker-notebook-instance-root-access-check-a1b2c3",
+                "recordVersion": "1.0",
+                "configRuleARN": format!("arn:aws:config:{REGION}:{ACCOUNT}:config-rule/config-rule-abc123"),
+                "messageType": "ComplianceChangeNotification",
+                "newEvaluationResult": {
+                    "evaluationResultIdentifier": { "evaluationResultQualifier": {
+                        "configRuleName": "securityhub-sagemaker-notebook-instance-root-access-check-a1b2c3",
+                        "resourceType": "AWS::SageMaker::NotebookInstance",
+                        "resourceId": name
+                    }},
+                    "complianceType": "NON_COMPLIANT"
+                },
+                "resourceType": "AWS::SageMaker::NotebookInstance"
+            }),
+        ),
+        "cloudtrail" => (
+            "aws.sagemaker".into(),
+            "AWS API Call via CloudTrail".into(),
+            json!({
+                "eventVersion": "1.08",
+                "userIdentity": { "type": "AssumedRole", "accountId": ACCOUNT },
+                "eventTime": "2026-11-22T12:00:00Z",
+                "eventSource": "sagemaker.amazonaws.com",
+                "eventName": "CreateNotebookInstance",
+                "awsRegion": REGION,
+                "requestParameters": {
+                    "notebookInstanceName": name,
+                    "instanceType": "ml.t3.medium",
+                    "rootAccess": "Enabled"
+                },
+                "responseElements": { "notebookInstanceArn": arn },
+                "recipientAccountId": ACCOUNT
+            }),
+        ),
+        "sagemaker" => (
+            "aws.sagemaker".into(),
+            "SageMaker Notebook Instance State Change".into(),
+            json!({
+                "NotebookInstanceArn": arn,
+                "NotebookInstanceName": name,
+                "NotebookInstanceStatus": "InService",
+                "InstanceType": "ml.t3.medium",
+                "RootAccess": "Enabled",
+                "CreationTime": 1795000000000_i64,
+                "LastModifiedTime": 1795000000000_i64,
+                "Tags": {}
+            }),
+        ),
+        other => panic!("unknown family {other}"),
+    }
+}

@@ -1,0 +1,354 @@
+//! End-to-end tests of `run` through the real SDK: events are put on moto's EventBridge bus,
+//! routed by moto's rule to an SQS queue, consumed by the daemon process, which fixes
+//! notebooks in the SageMaker simulator.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::daemon::{family_event, World};
+use sagemaker_remediator::sim::Faults;
+use sagemaker_remediator::store::RemediationStatus;
+
+const FAMILIES: [&str; 4] = ["securityhub", "config", "cloudtrail", "sagemaker"];
+const NAMES: [&str; 4] = [
+    "Sechub-Notebook",
+    "config-notebook",
+    "trail-notebook",
+    "state-notebook",
+];
+
+fn fixed(journal: &[sagemaker_remediator::store::Remediation], n: usize) -> bool {
+    journal
+        .iter()
+        .filter(|r| r.kind == "notebook-fix" && r.status == RemediationStatus::Succeeded)
+        .count()
+        >= n
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_event_family_gets_a_running_notebook_fixed_with_one_stop_update_start() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("enforce", "", &[]);
+    daemon.wait_ready().await;
+    // Created after the start-up sweep: only the events can make the daemon look at them.
+    for name in NAMES {
+        world.notebook(name, true).await;
+    }
+    world.sim.simulator.reset_calls();
+    let events: Vec<_> = FAMILIES
+        .iter()
+        .zip(NAMES)
+        .map(|(family, name)| family_event(family, name))
+        .collect();
+    world.put_events(&events).await;
+
+    let journal = world
+        .wait_journal(Duration::from_secs(90), "four fixes", |j| fixed(j, 4))
+        .await;
+    for name in NAMES {
+        assert_eq!(
+            world.describe(name).await,
+            ("InService".to_string(), "Disabled".to_string()),
+            "{name}"
+        );
+        let arn_suffix = format!("notebook-instance/{}", name.to_lowercase());
+        let fixes: Vec<_> = journal
+            .iter()
+            .filter(|r| r.arn.ends_with(&arn_suffix))
+            .collect();
+        assert_eq!(fixes.len(), 1, "{name}: {fixes:#?}");
+        assert_eq!(fixes[0].outcome.as_deref(), Some("fixed"));
+        for call in [
+            "StopNotebookInstance",
+            "UpdateNotebookInstance",
+            "StartNotebookInstance",
+        ] {
+            let done = fixes[0]
+                .steps
+                .iter()
+                .filter(|s| s.step == call && s.phase == "done")
+                .count();
+            assert_eq!(done, 1, "{name} {call}");
+        }
+    }
+    let calls = world.sim.simulator.calls();
+    for op in [
+        "StopNotebookInstance",
+        "UpdateNotebookInstance",
+        "StartNotebookInstance",
+    ] {
+        assert_eq!(calls.received(op), 4, "{op}: {calls:?}");
+        assert_eq!(calls.succeeded(op), 4, "{op}: {calls:?}");
+    }
+    for family in FAMILIES {
+        let series =
+            format!("smr_events_received_total{{family=\"{family}\",outcome=\"triggered\"}}");
+        assert!(
+            daemon.metric(&series) >= 1.0,
+            "{series}\n{}",
+            daemon.get("/metrics").unwrap().1
+        );
+    }
+    assert_eq!(daemon.get("/healthz").unwrap().0, 200);
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_mode_records_what_it_would_do_and_makes_no_mutating_call() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("audit", "", &[]);
+    daemon.wait_ready().await;
+    for name in NAMES {
+        world.notebook(name, true).await;
+    }
+    world.sim.simulator.reset_calls();
+    let events: Vec<_> = FAMILIES
+        .iter()
+        .zip(NAMES)
+        .map(|(family, name)| family_event(family, name))
+        .collect();
+    world.put_events(&events).await;
+
+    let journal = world
+        .wait_journal(Duration::from_secs(60), "four dry runs", |j| {
+            j.iter()
+                .filter(|r| r.dry_run && r.kind == "notebook-fix")
+                .count()
+                >= 4
+        })
+        .await;
+    assert!(journal.iter().all(|r| r.dry_run), "{journal:#?}");
+    // Give it time to do anything it should not.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let calls = world.sim.simulator.calls();
+    assert_eq!(calls.mutating_succeeded(), 0, "{calls:?}");
+    for op in [
+        "StopNotebookInstance",
+        "UpdateNotebookInstance",
+        "StartNotebookInstance",
+        "AddTags",
+    ] {
+        assert_eq!(calls.received(op), 0, "{op}");
+    }
+    for name in NAMES {
+        assert_eq!(
+            world.describe(name).await,
+            ("InService".to_string(), "Enabled".to_string())
+        );
+    }
+    assert!(daemon.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_notebook_is_updated_and_stays_stopped() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("enforce", "", &[]);
+    daemon.wait_ready().await;
+    world.notebook("parked-notebook", true).await;
+    world
+        .sagemaker
+        .stop_notebook_instance()
+        .notebook_instance_name("parked-notebook")
+        .send()
+        .await
+        .unwrap();
+    world
+        .wait_status("parked-notebook", "Stopped", Duration::from_secs(10))
+        .await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[family_event("securityhub", "parked-notebook")])
+        .await;
+    world
+        .wait_journal(Duration::from_secs(60), "the fix", |j| fixed(j, 1))
+        .await;
+    assert_eq!(
+        world.describe("parked-notebook").await,
+        ("Stopped".to_string(), "Disabled".to_string())
+    );
+    let calls = world.sim.simulator.calls();
+    assert_eq!(calls.received("StopNotebookInstance"), 0);
+    assert_eq!(calls.received("StartNotebookInstance"), 0);
+    assert_eq!(calls.succeeded("UpdateNotebookInstance"), 1);
+    assert!(daemon.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_events_for_twenty_notebooks_make_exactly_twenty_remediations() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("enforce", "", &[]);
+    daemon.wait_ready().await;
+    let names: Vec<&'static str> = (0..20)
+        .map(|i| &*Box::leak(format!("burst-notebook-{i:02}").into_boxed_str()))
+        .collect();
+    for name in &names {
+        world.notebook(name, true).await;
+    }
+    world.sim.simulator.reset_calls();
+    // 50 events per notebook, every family, duplicated and interleaved in a scrambled order.
+    let mut events = Vec::new();
+    for round in 0..50 {
+        for (i, name) in names.iter().enumerate() {
+            events.push(family_event(FAMILIES[(i + round) % 4], name));
+        }
+    }
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    let mut seed: u64 = 42;
+    for i in (1..order.len()).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        order.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    let events: Vec<_> = order.into_iter().map(|i| events[i].clone()).collect();
+    assert_eq!(events.len(), 1000);
+    world.put_events(&events).await;
+
+    world
+        .wait_journal(Duration::from_secs(180), "twenty fixes", |j| fixed(j, 20))
+        .await;
+    // Let the queue drain completely: later duplicates find the notebooks compliant.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while daemon.metric("smr_events_received_total{family=\"securityhub\",outcome=\"triggered\"}")
+        + daemon.metric("smr_events_received_total{family=\"config\",outcome=\"triggered\"}")
+        + daemon.metric("smr_events_received_total{family=\"cloudtrail\",outcome=\"triggered\"}")
+        + daemon.metric("smr_events_received_total{family=\"sagemaker\",outcome=\"triggered\"}")
+        < 1000.0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every event was received"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let journal = world.journal();
+    let fixes: Vec<_> = journal
+        .iter()
+        .filter(|r| r.kind == "notebook-fix")
+        .collect();
+    assert_eq!(fixes.len(), 20, "{fixes:#?}");
+    let calls = world.sim.simulator.calls();
+    assert_eq!(calls.succeeded("StopNotebookInstance"), 20);
+    assert_eq!(calls.succeeded("UpdateNotebookInstance"), 20);
+    assert_eq!(calls.succeeded("StartNotebookInstance"), 20);
+    for name in &names {
+        assert_eq!(
+            world.describe(name).await,
+            ("InService".to_string(), "Disabled".to_string())
+        );
+    }
+    assert!(daemon.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_and_unrelated_messages_do_not_stop_the_consumer_nor_lose_good_ones() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("enforce", "", &[]);
+    daemon.wait_ready().await;
+    world.notebook("before-junk", true).await;
+    world.notebook("after-junk", true).await;
+
+    let good = |name: &str| {
+        let (source, detail_type, detail) = family_event("securityhub", name);
+        serde_json::json!({
+            "version": "0", "id": format!("id-{name}"), "detail-type": detail_type,
+            "source": source, "region": "us-east-1", "time": "2026-11-22T12:00:00Z",
+            "resources": [], "detail": detail
+        })
+        .to_string()
+    };
+    let truncated = good("after-junk");
+    let truncated = &truncated[..truncated.len() / 2];
+    // Valid JSON, over the 256 KiB an SQS message may hold: only a broken producer sends it.
+    let oversized = format!("{{\"padding\": \"{}\"}}", "x".repeat(300 * 1024));
+    let unrelated = serde_json::json!({
+        "version": "0", "id": "ec2", "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2", "region": "us-east-1", "time": "2026-11-22T12:00:00Z",
+        "resources": [], "detail": { "instance-id": "i-0123", "state": "running" }
+    })
+    .to_string();
+
+    world.send_raw(&good("before-junk")).await;
+    world.send_raw("{ this is not json").await;
+    world.send_raw(truncated).await;
+    world.send_raw(&oversized).await;
+    world.send_raw(" ").await;
+    world.send_raw(&unrelated).await;
+    world.send_raw(&good("after-junk")).await;
+
+    world
+        .wait_journal(Duration::from_secs(60), "both fixes", |j| fixed(j, 2))
+        .await;
+    for name in ["before-junk", "after-junk"] {
+        assert_eq!(
+            world.describe(name).await,
+            ("InService".to_string(), "Disabled".to_string())
+        );
+    }
+    // The four malformed messages end in the dead-letter queue (maxReceiveCount 2); the
+    // unrelated one was deleted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while world.dlq_depth().await < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dead-letter queue holds {}",
+            world.dlq_depth().await
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(world.dlq_depth().await, 4);
+    assert!(
+        daemon.metric("smr_events_received_total{family=\"unknown\",outcome=\"malformed\"}") >= 4.0
+    );
+    assert_eq!(
+        daemon.metric("smr_events_received_total{family=\"other\",outcome=\"irrelevant\"}"),
+        1.0
+    );
+    assert_eq!(daemon.get("/readyz").unwrap().0, 200);
+    assert!(daemon.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remediations_complete_with_throttling_on_thirty_percent_of_calls() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("enforce", "", &[]);
+    daemon.wait_ready().await;
+    let names = [
+        "throttled-a",
+        "throttled-b",
+        "throttled-c",
+        "throttled-d",
+        "throttled-e",
+    ];
+    for name in names {
+        world.notebook(name, true).await;
+    }
+    world.sim.simulator.set_faults(Faults {
+        throttle_share: 0.3,
+        ..Faults::default()
+    });
+    let events: Vec<_> = names
+        .iter()
+        .map(|name| family_event("securityhub", name))
+        .collect();
+    world.put_events(&events).await;
+    world
+        .wait_journal(Duration::from_secs(150), "five fixes", |j| fixed(j, 5))
+        .await;
+    world.sim.simulator.set_faults(Faults::default());
+    for name in names {
+        assert_eq!(
+            world.describe(name).await,
+            ("InService".to_string(), "Disabled".to_string())
+        );
+    }
+    let calls = world.sim.simulator.calls();
+    assert!(
+        calls.total_received() > calls.total_succeeded(),
+        "throttling was injected: {calls:?}"
+    );
+    assert!(daemon.terminate().success());
+}
