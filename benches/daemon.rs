@@ -5,8 +5,9 @@
 //!    `events::parse` alone, then through `intake::handle` into a real `SqliteStore`.
 //! 2. Per-remediation overhead of `daemon::serve` in enforce mode: 50 notebooks
 //!    (BENCH_REMEDIATIONS) with RootAccess=Enabled in the in-process simulator, fixed by the
-//!    start-up sweep. Wall time is dominated by the whole-second poll interval, so it reports
-//!    CPU time, SageMaker calls and journal steps per remediation.
+//!    start-up sweep. Wall time says little (whole-second polls, instant simulated transitions),
+//!    so it reports CPU time (the simulator runs on its own threads, told apart in /proc),
+//!    SageMaker calls and journal steps per remediation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;

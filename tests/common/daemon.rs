@@ -128,6 +128,7 @@ sweep_interval_secs = 0
 error_backoff_secs = 1
 max_error_backoff_secs = 2
 shutdown_grace_secs = 10
+claim_ttl_secs = 5
 
 [[accounts]]
 id = "{ACCOUNT}"
