@@ -3646,10 +3646,6 @@ mod tests {
         );
     }
 
-    fn errors_of(toml: &str) -> ConfigErrors {
-        errors(toml, &[])
-    }
-
     #[test]
     fn queue_url_rules() {
         check_bounds(
