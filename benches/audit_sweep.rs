@@ -12,7 +12,6 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 use sagemaker_remediator::audit::{self, Progress, Target};
 use sagemaker_remediator::aws::{CallStack, SdkSageMaker};
-use sagemaker_remediator::config::Config;
 use sagemaker_remediator::demo::{self, SeedNotebook};
 use sagemaker_remediator::sim::CallCounts;
 
@@ -111,10 +110,7 @@ async fn main() {
         "latency", "concurrency", "wall (s)", "calls", "calls/nb", "notebooks/s", "peak RSS MiB"
     );
 
-    let api = SdkSageMaker::new(
-        &sdk,
-        CallStack::new(audit::stack_settings(&Config::default())),
-    );
+    let api = SdkSageMaker::new(&sdk, CallStack::new(audit::stack_settings()));
     let target = Target {
         account: "123456789012".into(),
         region: demo::REGION.into(),

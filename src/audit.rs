@@ -376,12 +376,12 @@ pub async fn targets(
     (out, errors)
 }
 
-/// The call stack settings from config (one stack per account and region).
-pub fn stack_settings(_config: &Config) -> StackSettings {
+/// The call stack settings of the audit (one stack per account and region).
+pub fn stack_settings() -> StackSettings {
     StackSettings {
-        // The audit's own pace is bounded by `audit.concurrency`; no rate limit is configured
-        // for it yet, so the stack only adds its timeout.
-        requests_per_second: 1000.0,
+        // The audit's pace is bounded by `audit.concurrency` alone (and the SDK's retries
+        // absorb throttling), so the stack only adds its timeout.
+        requests_per_second: None,
         ..StackSettings::default()
     }
 }
@@ -391,7 +391,7 @@ pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Repo
     let (targets, mut errors) = targets(config, base).await;
     let concurrency = config.audit.concurrency;
     let sweeps = futures::future::join_all(targets.iter().map(|(target, sdk)| async move {
-        let api = SdkSageMaker::new(sdk, CallStack::new(stack_settings(config)));
+        let api = SdkSageMaker::new(sdk, CallStack::new(stack_settings()));
         sweep(&api, target, concurrency, progress).await
     }))
     .await;

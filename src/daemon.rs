@@ -155,12 +155,37 @@ async fn sweep_loop<S: Store + 'static>(
     readiness: Arc<Readiness>,
 ) {
     loop {
-        match reconcile::sweep_once(&ctx, &base).await {
-            Ok(n) => {
-                readiness.aws.store(true, Ordering::Relaxed);
-                tracing::info!(event = "sweep_done", failing_resources = n);
+        let answered = match reconcile::sweep_once(&ctx, &base).await {
+            Ok(outcome) => {
+                tracing::info!(
+                    event = "sweep_done",
+                    failing_resources = outcome.failing_resources,
+                    aws_answered = outcome.aws_answered
+                );
+                outcome.aws_answered
             }
-            Err(e) => tracing::error!(event = "sweep_failed", error = %e),
+            Err(e) => {
+                tracing::error!(event = "sweep_failed", error = %e);
+                false
+            }
+        };
+        if answered {
+            readiness.aws.store(true, Ordering::Relaxed);
+        } else if !readiness.aws.load(Ordering::Relaxed) {
+            // Not ready until AWS answered once: try again soon, whatever the interval.
+            if !ctx
+                .shutdown
+                .sleep(
+                    ctx.config
+                        .daemon
+                        .max_error_backoff()
+                        .min(Duration::from_secs(30)),
+                )
+                .await
+            {
+                return;
+            }
+            continue;
         }
         let Some(interval) = ctx.config.daemon.sweep_interval() else {
             return;

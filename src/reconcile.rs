@@ -20,6 +20,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
+use tracing::Instrument;
 
 use crate::audit::{self, Progress, Target};
 use crate::aws::{
@@ -141,7 +142,7 @@ impl Clients {
 /// The daemon's call stack settings from `[aws]`.
 pub fn stack_settings(config: &Config) -> StackSettings {
     StackSettings {
-        requests_per_second: config.aws.requests_per_second,
+        requests_per_second: Some(config.aws.requests_per_second),
         call_timeout: config.aws.call_timeout(),
         faults: None,
     }
@@ -956,12 +957,16 @@ pub fn sweep_triggers(snapshots: &[Snapshot], params: &controls::Params) -> Vec<
 }
 
 /// One full sweep of every configured account and region: failing resources become triggers.
-pub async fn sweep_once<S: Store>(ctx: &Context<S>, base: &SdkConfig) -> Result<usize, StoreError> {
+pub async fn sweep_once<S: Store>(
+    ctx: &Context<S>,
+    base: &SdkConfig,
+) -> Result<SweepOutcome, StoreError> {
     let (targets, errors) = audit::targets(&ctx.config, base).await;
     for e in &errors {
         tracing::warn!(event = "sweep_error", error = %audit::describe_error(e));
     }
     let mut total = 0;
+    let mut answered = false;
     for (target, _) in targets {
         let Target { account, region } = &target;
         let api = match ctx.clients.sagemaker("", account, region).await {
@@ -981,12 +986,30 @@ pub async fn sweep_once<S: Store>(ctx: &Context<S>, base: &SdkConfig) -> Result<
         for e in &sweep.errors {
             tracing::warn!(event = "sweep_error", error = %audit::describe_error(e));
         }
+        // Some List call answered unless every one of the five kinds failed to list.
+        let failed_lists = sweep
+            .errors
+            .iter()
+            .filter(|e| e.resource_arn.is_none())
+            .count();
+        answered |= failed_lists < ResourceType::ALL.len();
         let triggers = sweep_triggers(&sweep.snapshots, &ctx.config.control_params());
         total += triggers.len();
         ctx.store.enqueue(&triggers, now_ms())?;
     }
     ctx.wake.notify_one();
-    Ok(total)
+    Ok(SweepOutcome {
+        failing_resources: total,
+        aws_answered: answered,
+    })
+}
+
+/// What one sweep found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOutcome {
+    pub failing_resources: usize,
+    /// At least one List call of one account and region answered.
+    pub aws_answered: bool,
 }
 
 /// The scheduler: runs due triggers, at most `daemon.reconcile_concurrency` at once and never
@@ -1116,9 +1139,20 @@ fn in_flight_len(in_flight: &std::sync::Mutex<HashSet<String>>) -> usize {
 /// Runs one pending trigger: claim, reconcile, then finish, requeue or back off.
 async fn run_one<S: Store>(ctx: &Context<S>, pending: Pending) {
     let trigger = &pending.trigger;
+    let controls: Vec<&str> = trigger.controls.iter().map(|c| c.as_str()).collect();
+    let span = tracing::info_span!(
+        "reconcile",
+        account = %trigger.account,
+        resource_arn = %trigger.arn,
+        controls = %controls.join(" "),
+        trigger = %trigger.family.as_str(),
+    );
+    run_one_in_span(ctx, &pending).instrument(span).await;
+}
+
+async fn run_one_in_span<S: Store>(ctx: &Context<S>, pending: &Pending) {
+    let trigger = &pending.trigger;
     let arn = trigger.arn.as_str();
-    let span = tracing::info_span!("reconcile", account = %trigger.account, resource_arn = %arn);
-    let _enter = span.enter();
     let now = now_ms();
     let claimed = ctx.store.claim(
         arn,

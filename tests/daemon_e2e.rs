@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::daemon::{family_event, World};
+use common::daemon::{family_event, Daemon, World};
 use sagemaker_remediator::sim::Faults;
 use sagemaker_remediator::store::RemediationStatus;
 
@@ -27,12 +27,13 @@ fn fixed(journal: &[sagemaker_remediator::store::Remediation], n: usize) -> bool
         >= n
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_event_family_gets_a_running_notebook_fixed_with_one_stop_update_start() {
+/// A daemon in `mode`, then one running notebook with root access per event family, each
+/// named by one event of its family. The notebooks are created after the start-up sweep, so
+/// only the events can make the daemon look at them.
+async fn one_event_per_family(mode: &str) -> (World, Daemon) {
     let world = World::start(Duration::from_millis(300)).await;
-    let mut daemon = world.daemon("enforce", "", &[]);
+    let mut daemon = world.daemon(mode, "", &[]);
     daemon.wait_ready().await;
-    // Created after the start-up sweep: only the events can make the daemon look at them.
     for name in NAMES {
         world.notebook(name, true).await;
     }
@@ -43,6 +44,12 @@ async fn each_event_family_gets_a_running_notebook_fixed_with_one_stop_update_st
         .map(|(family, name)| family_event(family, name))
         .collect();
     world.put_events(&events).await;
+    (world, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_event_family_gets_a_running_notebook_fixed_with_one_stop_update_start() {
+    let (world, mut daemon) = one_event_per_family("enforce").await;
 
     let journal = world
         .wait_journal(Duration::from_secs(90), "four fixes", |j| fixed(j, 4))
@@ -97,19 +104,7 @@ async fn each_event_family_gets_a_running_notebook_fixed_with_one_stop_update_st
 
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_mode_records_what_it_would_do_and_makes_no_mutating_call() {
-    let world = World::start(Duration::from_millis(300)).await;
-    let mut daemon = world.daemon("audit", "", &[]);
-    daemon.wait_ready().await;
-    for name in NAMES {
-        world.notebook(name, true).await;
-    }
-    world.sim.simulator.reset_calls();
-    let events: Vec<_> = FAMILIES
-        .iter()
-        .zip(NAMES)
-        .map(|(family, name)| family_event(family, name))
-        .collect();
-    world.put_events(&events).await;
+    let (world, mut daemon) = one_event_per_family("audit").await;
 
     let journal = world
         .wait_journal(Duration::from_secs(60), "four dry runs", |j| {

@@ -3,7 +3,8 @@
 //!
 //! 1. buffer: lets many tasks share one stack (and one rate limit);
 //! 2. rate limit: at most `requests_per_second` calls are started per second, before the SDK,
-//!    so throttling is avoided rather than retried;
+//!    so throttling is avoided rather than retried (none for the audit, which is bounded by
+//!    its concurrency instead);
 //! 3. timeout: the whole call, SDK retries included, must end within `call_timeout`;
 //! 4. fault injection (tests only): fails a share of calls with a chosen error class;
 //! 5. the call itself (an SDK future; the SDK keeps its own retry for throttling and 5xx).
@@ -43,7 +44,8 @@ pub struct InjectedFaults {
 /// Settings of one stack.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StackSettings {
-    pub requests_per_second: f64,
+    /// `None`: no rate limit.
+    pub requests_per_second: Option<f64>,
     pub call_timeout: Duration,
     pub faults: Option<InjectedFaults>,
 }
@@ -51,7 +53,7 @@ pub struct StackSettings {
 impl Default for StackSettings {
     fn default() -> Self {
         StackSettings {
-            requests_per_second: 10.0,
+            requests_per_second: Some(10.0),
             call_timeout: Duration::from_secs(60),
             faults: None,
         }
@@ -71,8 +73,11 @@ impl std::fmt::Debug for CallStack {
     }
 }
 
-/// `rate` as a tower rate: whole requests per period.
-fn rate(requests_per_second: f64) -> (u64, Duration) {
+/// `rate` as a tower rate: whole requests per period (no limit: more than can ever be sent).
+fn rate(requests_per_second: Option<f64>) -> (u64, Duration) {
+    let Some(requests_per_second) = requests_per_second else {
+        return (u64::MAX, Duration::from_secs(1));
+    };
     if requests_per_second >= 1.0 {
         (requests_per_second.round() as u64, Duration::from_secs(1))
     } else {
@@ -295,7 +300,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_rate_limit_spaces_calls() {
         let stack = CallStack::new(StackSettings {
-            requests_per_second: 2.0,
+            requests_per_second: Some(2.0),
             ..StackSettings::default()
         });
         let start = tokio::time::Instant::now();
@@ -315,7 +320,8 @@ mod tests {
 
     #[test]
     fn fractional_rates_become_longer_periods() {
-        assert_eq!(rate(10.0), (10, Duration::from_secs(1)));
-        assert_eq!(rate(0.5), (1, Duration::from_secs(2)));
+        assert_eq!(rate(Some(10.0)), (10, Duration::from_secs(1)));
+        assert_eq!(rate(Some(0.5)), (1, Duration::from_secs(2)));
+        assert_eq!(rate(None), (u64::MAX, Duration::from_secs(1)));
     }
 }
