@@ -38,47 +38,43 @@ pub(super) fn parse(env: &Envelope) -> Result<Parsed, ParseError> {
     let d = env.detail;
     let event_source = str_at(d, &["eventSource"]).unwrap_or_default();
     if event_source != "sagemaker.amazonaws.com" {
-        return Ok(irrelevant(format!(
-            "event source {event_source:?} is not SageMaker"
-        )));
+        return Ok(FAMILY.irrelevant(format!("event source {event_source:?} is not SageMaker")));
     }
-    let event_name = str_at(d, &["eventName"]).ok_or_else(|| missing("detail.eventName"))?;
+    let event_name = str_at(d, &["eventName"]).ok_or_else(|| FAMILY.missing("detail.eventName"))?;
     if let Some(code) = d.get("errorCode").filter(|c| !c.is_null()) {
         let code = code
             .as_str()
             .map_or_else(|| code.to_string(), str::to_string);
-        return Ok(irrelevant(format!("{event_name} failed with {code}")));
+        return Ok(FAMILY.irrelevant(format!("{event_name} failed with {code}")));
     }
     let Some(target) = target(event_name) else {
-        return Ok(irrelevant(format!(
-            "{event_name} is not a call worth a look"
-        )));
+        return Ok(FAMILY.irrelevant(format!("{event_name} is not a call worth a look")));
     };
     let params = d
         .get("requestParameters")
         .filter(|p| p.is_object())
-        .ok_or_else(|| missing("detail.requestParameters"))?;
+        .ok_or_else(|| FAMILY.missing("detail.requestParameters"))?;
 
     let trigger = match target {
         Target::Named(resource_type, key) => {
             let name = param(params, key)
-                .ok_or_else(|| missing(&format!("detail.requestParameters.{key}")))?;
+                .ok_or_else(|| FAMILY.missing(&format!("detail.requestParameters.{key}")))?;
             let account = str_at(d, &["recipientAccountId"])
                 .or(str_at(d, &["userIdentity", "accountId"]))
                 .or(env.account)
-                .ok_or_else(|| missing("detail.recipientAccountId"))?;
+                .ok_or_else(|| FAMILY.missing("detail.recipientAccountId"))?;
             let region = str_at(d, &["awsRegion"])
                 .or(env.region)
-                .ok_or_else(|| missing("detail.awsRegion"))?;
+                .ok_or_else(|| FAMILY.missing("detail.awsRegion"))?;
             trigger_from_name(FAMILY, env.id, resource_type, region, account, name, vec![])?
         }
         Target::ByArn => {
             let arn = param(params, "resourceArn")
-                .ok_or_else(|| missing("detail.requestParameters.resourceArn"))?;
+                .ok_or_else(|| FAMILY.missing("detail.requestParameters.resourceArn"))?;
             match trigger_from_arn(FAMILY, env.id, arn, None, vec![]) {
                 Some(t) => t,
                 None => {
-                    return Ok(irrelevant(format!(
+                    return Ok(FAMILY.irrelevant(format!(
                         "{event_name} on {arn}, not a resource the controls judge"
                     )))
                 }
@@ -100,20 +96,6 @@ fn param<'a>(params: &'a Value, key: &str) -> Option<&'a str> {
     str_at(params, &[key])
         .or_else(|| str_at(params, &[pascal.as_str()]))
         .filter(|s| !s.is_empty())
-}
-
-fn missing(field: &str) -> ParseError {
-    ParseError::Missing {
-        family: FAMILY.as_str(),
-        field: field.to_string(),
-    }
-}
-
-fn irrelevant(reason: String) -> Parsed {
-    Parsed::Irrelevant {
-        family: Some(FAMILY),
-        reason,
-    }
 }
 
 #[cfg(test)]

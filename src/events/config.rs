@@ -36,18 +36,18 @@ const RULES: [(&str, ControlId); 8] = [
 
 pub(super) fn parse(env: &Envelope) -> Result<Parsed, ParseError> {
     let d = env.detail;
-    let config_type = str_at(d, &["resourceType"]).ok_or_else(|| missing("detail.resourceType"))?;
+    let config_type =
+        str_at(d, &["resourceType"]).ok_or_else(|| FAMILY.missing("detail.resourceType"))?;
     let Some(resource_type) = ResourceType::parse(config_type) else {
-        return Ok(irrelevant(format!(
-            "resource type {config_type} is not SageMaker"
-        )));
+        return Ok(FAMILY.irrelevant(format!("resource type {config_type} is not SageMaker")));
     };
     let compliance = str_at(d, &["newEvaluationResult", "complianceType"])
-        .ok_or_else(|| missing("detail.newEvaluationResult.complianceType"))?;
+        .ok_or_else(|| FAMILY.missing("detail.newEvaluationResult.complianceType"))?;
     if compliance != "NON_COMPLIANT" {
-        return Ok(irrelevant(format!("evaluation is {compliance}")));
+        return Ok(FAMILY.irrelevant(format!("evaluation is {compliance}")));
     }
-    let resource_id = str_at(d, &["resourceId"]).ok_or_else(|| missing("detail.resourceId"))?;
+    let resource_id =
+        str_at(d, &["resourceId"]).ok_or_else(|| FAMILY.missing("detail.resourceId"))?;
     let rule = str_at(d, &["configRuleName"]).unwrap_or_default();
     let controls = controls_for(rule, resource_type);
 
@@ -56,10 +56,10 @@ pub(super) fn parse(env: &Envelope) -> Result<Parsed, ParseError> {
     } else {
         let account = str_at(d, &["awsAccountId"])
             .or(env.account)
-            .ok_or_else(|| missing("detail.awsAccountId"))?;
+            .ok_or_else(|| FAMILY.missing("detail.awsAccountId"))?;
         let region = str_at(d, &["awsRegion"])
             .or(env.region)
-            .ok_or_else(|| missing("detail.awsRegion"))?;
+            .ok_or_else(|| FAMILY.missing("detail.awsRegion"))?;
         trigger_from_name(
             FAMILY,
             env.id,
@@ -111,20 +111,6 @@ fn controls_for(rule: &str, resource_type: ResourceType) -> Vec<ControlId> {
         .filter(|(base, control)| rule.contains(base) && control.resource_type() == resource_type)
         .map(|(_, control)| *control)
         .collect()
-}
-
-fn missing(field: &str) -> ParseError {
-    ParseError::Missing {
-        family: FAMILY.as_str(),
-        field: field.to_string(),
-    }
-}
-
-fn irrelevant(reason: String) -> Parsed {
-    Parsed::Irrelevant {
-        family: Some(FAMILY),
-        reason,
-    }
 }
 
 #[cfg(test)]

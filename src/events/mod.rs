@@ -37,6 +37,22 @@ pub enum Family {
 }
 
 impl Family {
+    /// A [`ParseError::Missing`] of this family.
+    pub(crate) fn missing(self, field: &str) -> ParseError {
+        ParseError::Missing {
+            family: self.as_str(),
+            field: field.to_string(),
+        }
+    }
+
+    /// A [`Parsed::Irrelevant`] of this family.
+    pub(crate) fn irrelevant(self, reason: String) -> Parsed {
+        Parsed::Irrelevant {
+            family: Some(self),
+            reason,
+        }
+    }
+
     pub const ALL: [Family; 5] = [
         Family::SecurityHub,
         Family::Config,

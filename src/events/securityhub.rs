@@ -39,9 +39,9 @@ fn parse_findings(
         .detail
         .get("findings")
         .and_then(Value::as_array)
-        .ok_or_else(|| missing("detail.findings"))?;
+        .ok_or_else(|| FAMILY.missing("detail.findings"))?;
     if findings.is_empty() {
-        return Ok(irrelevant("the event carries no findings".into()));
+        return Ok(FAMILY.irrelevant("the event carries no findings".into()));
     }
     let mut triggers = Vec::new();
     let mut skipped = Vec::new();
@@ -57,7 +57,7 @@ fn parse_findings(
         }
     }
     if triggers.is_empty() {
-        Ok(irrelevant(skipped.join("; ")))
+        Ok(FAMILY.irrelevant(skipped.join("; ")))
     } else {
         Ok(Parsed::Triggers(triggers))
     }
@@ -72,7 +72,7 @@ fn asff_finding(
     let resources = finding
         .get("Resources")
         .and_then(Value::as_array)
-        .ok_or_else(|| missing(&format!("detail.findings[{i}].Resources")))?;
+        .ok_or_else(|| FAMILY.missing(&format!("detail.findings[{i}].Resources")))?;
     let label = format!("finding {}", str_at(finding, &["Id"]).unwrap_or("(no Id)"));
 
     if str_at(finding, &["RecordState"]) == Some("ARCHIVED") {
@@ -128,9 +128,9 @@ fn asff_finding(
         let region = str_at(resource, &["Region"])
             .or(str_at(finding, &["Region"]))
             .or(env.region)
-            .ok_or_else(|| missing(&field("Region")))?;
+            .ok_or_else(|| FAMILY.missing(&field("Region")))?;
         let account =
-            account.ok_or_else(|| missing(&format!("detail.findings[{i}].AwsAccountId")))?;
+            account.ok_or_else(|| FAMILY.missing(&format!("detail.findings[{i}].AwsAccountId")))?;
         let name = name.unwrap_or(id);
         triggers.push(trigger_from_name(
             FAMILY,
@@ -234,20 +234,6 @@ fn ocsf_finding(
         return Ok(Err(format!("{label} names no SageMaker resource ARN")));
     }
     Ok(Ok(triggers))
-}
-
-fn missing(field: &str) -> ParseError {
-    ParseError::Missing {
-        family: FAMILY.as_str(),
-        field: field.to_string(),
-    }
-}
-
-fn irrelevant(reason: String) -> Parsed {
-    Parsed::Irrelevant {
-        family: Some(FAMILY),
-        reason,
-    }
 }
 
 #[cfg(test)]
