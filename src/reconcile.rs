@@ -187,6 +187,31 @@ impl<S: Store> Context<S> {
         }
     }
 
+    /// Starts a journal entry for `resource`.
+    fn begin(
+        &self,
+        resource: &ResourceRef,
+        controls: &[ControlId],
+        kind: &str,
+        dry_run: bool,
+        state: &serde_json::Value,
+    ) -> Result<i64, ReconcileError> {
+        self.store
+            .begin(&NewRemediation {
+                arn: resource.arn.clone(),
+                account: resource.account.clone(),
+                region: resource.region.clone(),
+                resource_type: resource.resource_type,
+                name: resource.name.clone(),
+                controls: controls.to_vec(),
+                kind: kind.to_string(),
+                dry_run,
+                state: state.clone(),
+                at: now_ms(),
+            })
+            .map_err(self.store_err(&resource.arn))
+    }
+
     fn step(
         &self,
         id: i64,
@@ -350,21 +375,8 @@ async fn act<S: Store, A: SageMakerApi>(
             )?;
         } else {
             let state = NotebookState::new(now_ms());
-            let id = ctx
-                .store
-                .begin(&NewRemediation {
-                    arn: resource.arn.clone(),
-                    account: resource.account.clone(),
-                    region: resource.region.clone(),
-                    resource_type: resource.resource_type,
-                    name: resource.name.clone(),
-                    controls,
-                    kind: "notebook-fix".to_string(),
-                    dry_run: false,
-                    state: fix_state_json(plan, &state),
-                    at: now_ms(),
-                })
-                .map_err(ctx.store_err(&resource.arn))?;
+            let state_json = fix_state_json(plan, &state);
+            let id = ctx.begin(resource, &controls, "notebook-fix", false, &state_json)?;
             return run_notebook_fix(ctx, api, id, resource, plan, state).await;
         }
     }
@@ -404,21 +416,7 @@ fn record_dry_run<S: Store>(
     {
         return Ok(());
     }
-    let id = ctx
-        .store
-        .begin(&NewRemediation {
-            arn: resource.arn.clone(),
-            account: resource.account.clone(),
-            region: resource.region.clone(),
-            resource_type: resource.resource_type,
-            name: resource.name.clone(),
-            controls: controls.to_vec(),
-            kind: kind.to_string(),
-            dry_run: true,
-            state: plan.clone(),
-            at: now_ms(),
-        })
-        .map_err(ctx.store_err(&resource.arn))?;
+    let id = ctx.begin(resource, controls, kind, true, &plan)?;
     ctx.step(
         id,
         resource,
@@ -460,21 +458,7 @@ async fn add_tags<S: Store, A: SageMakerApi>(
         return record_dry_run(ctx, resource, "tags", &[control], plan);
     }
     let arn = &resource.arn;
-    let id = ctx
-        .store
-        .begin(&NewRemediation {
-            arn: arn.clone(),
-            account: resource.account.clone(),
-            region: resource.region.clone(),
-            resource_type: resource.resource_type,
-            name: resource.name.clone(),
-            controls: vec![control],
-            kind: "tags".to_string(),
-            dry_run: false,
-            state: plan.clone(),
-            at: now_ms(),
-        })
-        .map_err(ctx.store_err(arn))?;
+    let id = ctx.begin(resource, &[control], "tags", false, &plan)?;
     let keys: Vec<&str> = decision.add_tags.iter().map(|t| t.key.as_str()).collect();
     ctx.step(id, resource, "AddTags", "intent", keys.join(", "))?;
     let (status, outcome) = match api.add_tags(arn, &decision.add_tags).await {
