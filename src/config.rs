@@ -97,6 +97,10 @@ pub const MAX_POLL_INTERVAL_SECS: u64 = 3600;
 /// The largest accepted `remediation.max_update_attempts`.
 pub const MAX_UPDATE_ATTEMPTS: u32 = 100;
 
+/// The longest accepted retry delay after a failed remediation and quiet period, in seconds
+/// (30 days).
+pub const MAX_RETRY_SECS: u64 = 30 * 86_400;
+
 /// The largest accepted `daemon.error_backoff_secs` and `max_error_backoff_secs` (one day).
 pub const MAX_ERROR_BACKOFF_SECS: u64 = 86_400;
 
@@ -297,6 +301,21 @@ pub struct RemediationConfig {
     /// How often an `UpdateNotebookInstance` (or `AddTags`) is tried before the remediation is
     /// given up as failed, 1 to 100.
     pub max_update_attempts: u32,
+    /// After a remediation failed, how long until the same plan is tried again on an unchanged
+    /// resource, in seconds (60 to 30 days); it doubles per consecutive failure up to
+    /// `max_retry_failed_after_secs`. A change of the resource's settings or of the plan makes
+    /// it due at once.
+    pub retry_failed_after_secs: u64,
+    /// The longest of those retry delays, in seconds; at least `retry_failed_after_secs`, at
+    /// most 30 days.
+    pub max_retry_failed_after_secs: u64,
+    /// Consecutive failed attempts of one plan after which the resource "needs a person" and is
+    /// left alone until it or the plan changes, 1 to 100. Permanent errors (access denied,
+    /// invalid request) need a person at once.
+    pub max_failed_fixes: u32,
+    /// After someone started a notebook that our fix held stopped, how long no disruptive fix
+    /// touches that notebook, in seconds (0 to 30 days).
+    pub quiet_period_secs: u64,
 }
 
 /// The long-running `run` daemon.
@@ -420,6 +439,10 @@ impl Default for RemediationConfig {
             poll_interval_secs: 15,
             max_poll_interval_secs: 60,
             max_update_attempts: 3,
+            retry_failed_after_secs: 3600,
+            max_retry_failed_after_secs: 86_400,
+            max_failed_fixes: 3,
+            quiet_period_secs: 86_400,
         }
     }
 }
@@ -438,6 +461,16 @@ impl RemediationConfig {
     /// `max_poll_interval_secs` as a duration.
     pub fn max_poll_interval(&self) -> Duration {
         Duration::from_secs(self.max_poll_interval_secs)
+    }
+
+    /// The failure memory's settings.
+    pub fn retry_policy(&self) -> crate::policy::retry::RetryPolicy {
+        crate::policy::retry::RetryPolicy {
+            first: Duration::from_secs(self.retry_failed_after_secs),
+            max: Duration::from_secs(self.max_retry_failed_after_secs),
+            max_failures: self.max_failed_fixes,
+            quiet: Duration::from_secs(self.quiet_period_secs),
+        }
     }
 
     /// `recreate_subnet_id`, or `None` when empty (the plan shows a placeholder).
@@ -1038,6 +1071,43 @@ impl Config {
             r.max_update_attempts,
             1,
             MAX_UPDATE_ATTEMPTS,
+        );
+        let retry = section.key("retry_failed_after_secs");
+        let retry_ok = check_range(out, &retry, r.retry_failed_after_secs, 60, MAX_RETRY_SECS);
+        let max_retry = section.key("max_retry_failed_after_secs");
+        if check_range(
+            out,
+            &max_retry,
+            r.max_retry_failed_after_secs,
+            60,
+            MAX_RETRY_SECS,
+        ) && retry_ok
+            && r.max_retry_failed_after_secs < r.retry_failed_after_secs
+        {
+            out.push(
+                Issue::new(
+                    &max_retry,
+                    format!(
+                        "must be at least {retry} ({}), found {}",
+                        r.retry_failed_after_secs, r.max_retry_failed_after_secs
+                    ),
+                )
+                .depends_on(&retry),
+            );
+        }
+        check_range(
+            out,
+            &section.key("max_failed_fixes"),
+            r.max_failed_fixes,
+            1,
+            MAX_UPDATE_ATTEMPTS,
+        );
+        check_range(
+            out,
+            &section.key("quiet_period_secs"),
+            r.quiet_period_secs,
+            0,
+            MAX_RETRY_SECS,
         );
     }
 
@@ -1815,6 +1885,10 @@ const REMEDIATION_KEYS: &[&str] = &[
     "poll_interval_secs",
     "max_poll_interval_secs",
     "max_update_attempts",
+    "retry_failed_after_secs",
+    "max_retry_failed_after_secs",
+    "max_failed_fixes",
+    "quiet_period_secs",
 ];
 const DAEMON_KEYS: &[&str] = &[
     "queue_url",
@@ -2103,6 +2177,27 @@ impl Walker<'_> {
                     let range = format!("from 1 to {MAX_UPDATE_ATTEMPTS}");
                     if let Some(v) = self.uint(&at, value, &range) {
                         out.max_update_attempts = v;
+                    }
+                }
+                "retry_failed_after_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.retry_failed_after_secs = v;
+                    }
+                }
+                "max_retry_failed_after_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.max_retry_failed_after_secs = v;
+                    }
+                }
+                "max_failed_fixes" => {
+                    let range = format!("from 1 to {MAX_UPDATE_ATTEMPTS}");
+                    if let Some(v) = self.uint(&at, value, &range) {
+                        out.max_failed_fixes = v;
+                    }
+                }
+                "quiet_period_secs" => {
+                    if let Some(v) = self.uint(&at, value, secs) {
+                        out.quiet_period_secs = v;
                     }
                 }
                 _ => self.unknown(&at, value, REMEDIATION_KEYS),

@@ -19,7 +19,7 @@ use crate::store::{SqliteStore, Store, StoreError};
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("cannot open the store {path}: {source}")]
+    #[error("cannot open the store: {source}")]
     Store {
         path: String,
         #[source]
@@ -35,16 +35,12 @@ pub enum DaemonError {
     },
 }
 
-/// A unique name for this replica in resource claims.
-fn owner() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".to_string());
-    format!("{host}:{}", std::process::id())
-}
-
 /// Runs until SIGTERM/SIGINT.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
+    match http::raise_open_file_limit() {
+        Ok(limit) => tracing::info!(event = "open_file_limit", limit),
+        Err(e) => tracing::warn!(event = "open_file_limit", error = %e, "could not raise it"),
+    }
     let store =
         SqliteStore::open(&config.daemon.store_path).map_err(|source| DaemonError::Store {
             path: config.daemon.store_path.display().to_string(),
@@ -87,13 +83,17 @@ pub async fn serve<S: Store + 'static>(
         metrics: metrics.clone(),
         readiness: readiness.clone(),
     };
+    let limits = http::Limits::for_this_process();
+    tracing::info!(
+        event = "http_limits",
+        max_connections = limits.max_connections,
+        header_read_timeout_secs = limits.header_read.as_secs()
+    );
     let http_shutdown = shutdown.clone();
     let http_task = tokio::spawn(async move {
-        if let Err(e) = http::serve(
-            listener,
-            ops,
-            async move { http_shutdown.requested().await },
-        )
+        if let Err(e) = http::serve(listener, ops, limits, async move {
+            http_shutdown.requested().await
+        })
         .await
         {
             tracing::error!(event = "http_failed", error = %e);
@@ -106,7 +106,7 @@ pub async fn serve<S: Store + 'static>(
         config: config.clone(),
         metrics: metrics.clone(),
         clients: Clients::new(base.clone(), config.clone(), metrics.clone()),
-        owner: owner(),
+        owner: crate::claims::owner_name(),
         shutdown: shutdown.clone(),
         observer,
         wake: wake.clone(),

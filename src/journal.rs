@@ -1,11 +1,12 @@
 //! `remediations`: prints the journal — each remediation with its steps, times and outcome,
-//! and the flagged resources with their recreation plans.
+//! the flagged resources with their recreation plans, and the remediations held back after a
+//! failure with when (or on what) they are tried again.
 
 use std::io::{self, Write};
 
 use serde_json::json;
 
-use crate::store::{Millis, Store, StoreError};
+use crate::store::{Failure, Hold, Millis, Store, StoreError};
 
 /// Errors of the printer.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +40,21 @@ pub fn time(ms: Millis) -> String {
     )
 }
 
-/// Prints remediations (newest first) and flags, all or for one resource.
+/// When a held remediation is tried again, in words.
+pub fn describe_hold(hold: &Hold) -> String {
+    match hold {
+        Hold::Retry { at } => format!("next attempt {} (or when the resource changes)", time(*at)),
+        Hold::NeedsPerson => {
+            "needs a person: not tried again until the resource or the plan changes".to_string()
+        }
+        Hold::Quiet { until } => format!(
+            "quiet until {}: someone started the notebook while the fix held it stopped",
+            time(*until)
+        ),
+    }
+}
+
+/// Prints remediations (newest first), flags and held failures, all or for one resource.
 pub fn print<S: Store>(
     store: &S,
     resource: Option<&str>,
@@ -49,6 +64,11 @@ pub fn print<S: Store>(
 ) -> Result<(), JournalError> {
     let remediations = store.remediations(resource, limit)?;
     let flags = store.flags(resource)?;
+    let failures: Vec<Failure> = store
+        .failures()?
+        .into_iter()
+        .filter(|f| resource.is_none_or(|arn| f.arn == arn))
+        .collect();
     if as_json {
         for r in &remediations {
             writeln!(out, "{}", json!({ "remediation": r }))?;
@@ -56,11 +76,39 @@ pub fn print<S: Store>(
         for f in &flags {
             writeln!(out, "{}", json!({ "flag": f }))?;
         }
+        for f in &failures {
+            let mut value = json!({ "failure": f });
+            value["failure"]["next_attempt"] = json!(describe_hold(&f.hold));
+            writeln!(out, "{value}")?;
+        }
         return Ok(());
     }
-    if remediations.is_empty() && flags.is_empty() {
-        writeln!(out, "The journal is empty.")?;
+    if remediations.is_empty() && flags.is_empty() && failures.is_empty() {
+        match resource {
+            Some(arn) => writeln!(out, "The journal has nothing about {arn}.")?,
+            None => writeln!(out, "The journal is empty.")?,
+        }
         return Ok(());
+    }
+    if !failures.is_empty() {
+        writeln!(out, "Held after a failure ({}):", failures.len())?;
+        for f in &failures {
+            let controls: Vec<&str> = f.controls.iter().map(|c| c.as_str()).collect();
+            writeln!(
+                out,
+                "  {} {} [{}] {}: {} failed attempt(s), last #{} at {}",
+                f.kind,
+                f.arn,
+                controls.join(" "),
+                f.plan,
+                f.failures,
+                f.remediation_id,
+                time(f.at)
+            )?;
+            writeln!(out, "      why: {}", f.reason)?;
+            writeln!(out, "      {}", describe_hold(&f.hold))?;
+        }
+        writeln!(out)?;
     }
     for r in &remediations {
         let controls: Vec<&str> = r.controls.iter().map(|c| c.as_str()).collect();

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod aws;
+pub mod claims;
 pub mod config;
 pub mod controls;
 pub mod daemon;

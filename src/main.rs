@@ -1,5 +1,6 @@
 //! The `sagemaker-remediator` command line: a thin layer over the library.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,9 +54,9 @@ enum Command {
         /// Only this resource (its ARN).
         #[arg(long, value_name = "ARN")]
         resource: Option<String>,
-        /// At most this many remediations, newest first.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// At most this many remediations, newest first (1 or more).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
         /// `table` or `json` (one JSON object per remediation or flag).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -105,10 +106,26 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, each said once: a cause whose text the message before it already
+/// contains (our error types name their causes) is not repeated.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Loads and validates the configuration, printing every problem.
@@ -128,11 +145,26 @@ fn load_config(path: Option<&Path>) -> Option<Config> {
     }
 }
 
+/// `daemon.store_path` in a directory that does not exist: the daemon could not create its
+/// journal there. Checked by `validate-config` and `run` (not by `audit`, which has no store).
+fn store_directory_problem(config: &Config) -> Option<String> {
+    let path = &config.daemon.store_path;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    (!dir.is_dir()).then(|| {
+        format!(
+            "daemon.store_path: the directory {} does not exist: make it (or mount the volume) \
+             before the daemon creates its journal there",
+            dir.display()
+        )
+    })
+}
+
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
@@ -151,6 +183,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&config);
     match cli.command {
         Command::ValidateConfig => {
+            if let Some(problem) = store_directory_problem(&config) {
+                eprintln!("error: the configuration has 1 problem(s):");
+                eprintln!("  {problem}");
+                return Ok(ExitCode::from(1));
+            }
             for w in config.warnings() {
                 eprintln!("warning: {}: {}", w.key, w.message);
             }
@@ -186,6 +223,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run => {
+            if let Some(problem) = store_directory_problem(&config) {
+                anyhow::bail!("{problem}");
+            }
             daemon::run(config).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -194,13 +234,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             format,
         } => {
-            let store = SqliteStore::open(&config.daemon.store_path)
-                .with_context(|| format!("opening {}", config.daemon.store_path.display()))?;
+            let store = SqliteStore::open_existing(&config.daemon.store_path)?;
             let mut stdout = std::io::stdout().lock();
             journal::print(
                 &store,
                 resource.as_deref(),
-                limit,
+                usize::try_from(limit).unwrap_or(usize::MAX),
                 format == Format::Json,
                 &mut stdout,
             )

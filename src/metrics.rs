@@ -33,6 +33,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Reconcile runs, by result (ok, error).",
     ),
     (
+        "smr_remediations_held_total",
+        "counter",
+        "Fixes not started because of a remembered failure, by reason (retry-later, needs-person, quiet-period).",
+    ),
+    (
+        "smr_workflow_retries_total",
+        "counter",
+        "Throttled or transient calls retried inside a waiting fix, by operation and class.",
+    ),
+    (
         "smr_queue_lag_seconds",
         "gauge",
         "Age of the newest received SQS message when it was received.",

@@ -26,6 +26,7 @@ use crate::audit::{self, Progress, Target};
 use crate::aws::{
     self, AwsError, CallStack, ErrorClass, SageMakerApi, SdkSageMaker, StackSettings,
 };
+use crate::claims::{self, ClaimGuard};
 use crate::config::Config;
 use crate::controls;
 use crate::events::{self, Family, Trigger};
@@ -33,10 +34,12 @@ use crate::metrics::Metrics;
 use crate::model::{
     ControlId, Detail, Evaluation, NotebookPlan, ResourceRef, ResourceType, Snapshot, Status, Tag,
 };
+use crate::policy::retry::{self, Held, Setback};
 use crate::policy::{self, Decision};
 use crate::shutdown::Shutdown;
 use crate::store::{
-    Flag, Millis, NewRemediation, Pending, RemediationStatus, StepRecord, Store, StoreError,
+    Failure, Flag, Millis, NewRemediation, Pending, RemediationStatus, StepRecord, Store,
+    StoreError,
 };
 use crate::workflow::{self, Command, Limits, NotebookState, Observation, Outcome};
 
@@ -74,10 +77,7 @@ impl ReconcileError {
     /// Errors that retrying cannot cure get a long backoff instead of a short one.
     pub fn permanent(&self) -> bool {
         match self {
-            ReconcileError::Aws { source, .. } => matches!(
-                source.class,
-                ErrorClass::AccessDenied | ErrorClass::Invalid | ErrorClass::Unsupported
-            ),
+            ReconcileError::Aws { source, .. } => source.class.is_permanent(),
             ReconcileError::AccountNotConfigured { .. } | ReconcileError::Journal { .. } => true,
             ReconcileError::Store { .. } => false,
         }
@@ -178,6 +178,98 @@ impl<S: Store> Context<S> {
         }
     }
 
+    /// Whether the failure memory holds back a remediation of `kind` with `plan` (its
+    /// fingerprint) on `resource`, whose settings are now `version`.
+    fn held(
+        &self,
+        resource: &ResourceRef,
+        kind: &str,
+        plan: &str,
+        version: &str,
+    ) -> Result<Option<Held>, ReconcileError> {
+        let Some(failure) = self
+            .store
+            .failure(&resource.arn, kind)
+            .map_err(self.store_err(&resource.arn))?
+        else {
+            return Ok(None);
+        };
+        let held = retry::held(&failure, plan, version, now_ms());
+        if let Some(h) = &held {
+            self.metrics
+                .inc("smr_remediations_held_total", &[("reason", h.reason)]);
+            tracing::debug!(
+                event = "remediation_held",
+                resource_arn = %resource.arn,
+                kind,
+                reason = h.reason,
+                failures = failure.failures,
+                until = h.until.map(crate::journal::time).unwrap_or_else(|| "a change".into()),
+                last_failure = %failure.reason,
+            );
+        }
+        Ok(held)
+    }
+
+    /// Records how a remediation ended in the failure memory: a success forgets, a setback is
+    /// remembered with what it holds back.
+    #[allow(clippy::too_many_arguments)]
+    fn remember(
+        &self,
+        resource: &ResourceRef,
+        kind: &str,
+        controls: &[ControlId],
+        plan: &str,
+        version: &str,
+        id: i64,
+        setback: Option<(Setback, &str)>,
+    ) -> Result<(), ReconcileError> {
+        let arn = &resource.arn;
+        let Some((setback, reason)) = setback else {
+            return self
+                .store
+                .clear_failure(arn, kind)
+                .map_err(self.store_err(arn));
+        };
+        let previous = self.store.failure(arn, kind).map_err(self.store_err(arn))?;
+        let now = now_ms();
+        let (failures, hold) = retry::after(
+            previous.as_ref(),
+            plan,
+            setback,
+            now,
+            &self.config.remediation.retry_policy(),
+        );
+        let failure = Failure {
+            arn: arn.clone(),
+            account: resource.account.clone(),
+            region: resource.region.clone(),
+            resource_type: resource.resource_type,
+            name: resource.name.clone(),
+            kind: kind.to_string(),
+            controls: controls.to_vec(),
+            plan: plan.to_string(),
+            version: version.to_string(),
+            failures,
+            hold,
+            reason: reason.to_string(),
+            remediation_id: id,
+            at: now,
+        };
+        self.store
+            .save_failure(&failure)
+            .map_err(self.store_err(arn))?;
+        tracing::warn!(
+            event = "remediation_setback",
+            resource_arn = %arn,
+            kind,
+            failures,
+            hold = %crate::journal::describe_hold(&hold),
+            reason,
+        );
+        Ok(())
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             step_timeout_ms: self.config.remediation.step_timeout().as_millis() as i64,
@@ -274,7 +366,7 @@ pub async fn reconcile<S: Store, A: SageMakerApi>(
     };
     // A remediation left running (crash, redeploy, suspension) is finished first.
     if let Some(running) = ctx.store.unfinished_for(arn).map_err(ctx.store_err(arn))? {
-        if running.kind == "notebook-fix" {
+        if running.kind == NOTEBOOK_FIX {
             return resume_notebook_fix(ctx, api, running).await;
         }
         // Other kinds are single calls: their result is re-checked from scratch below.
@@ -369,18 +461,44 @@ async fn act<S: Store, A: SageMakerApi>(
             record_dry_run(
                 ctx,
                 resource,
-                "notebook-fix",
+                NOTEBOOK_FIX,
                 &controls,
                 json!({ "plan": plan }),
             )?;
         } else {
+            let fingerprint = plan_fingerprint(plan);
+            let version = retry::settings_version(&snapshot.detail);
+            if let Some(held) = ctx.held(resource, NOTEBOOK_FIX, &fingerprint, &version)? {
+                return Ok(held_action(&held));
+            }
             let state = NotebookState::new(now_ms());
             let state_json = fix_state_json(plan, &state);
-            let id = ctx.begin(resource, &controls, "notebook-fix", false, &state_json)?;
+            let id = ctx.begin(resource, &controls, NOTEBOOK_FIX, false, &state_json)?;
             return run_notebook_fix(ctx, api, id, resource, plan, state).await;
         }
     }
     Ok(Action::Done)
+}
+
+/// The journal kind of the in-place notebook fix.
+const NOTEBOOK_FIX: &str = "notebook-fix";
+/// The journal kind of the tag fix.
+const TAG_FIX: &str = "tags";
+
+/// A plan's fingerprint in the failure memory: its canonical JSON.
+fn plan_fingerprint(plan: &impl serde::Serialize) -> String {
+    serde_json::to_string(plan).unwrap_or_default()
+}
+
+/// What the scheduler does with a held remediation: look again when it is due, or wait for a
+/// change (a trigger or a sweep brings the resource back).
+fn held_action(held: &Held) -> Action {
+    match held.until {
+        Some(until) => Action::RequeueAfter(Duration::from_millis(
+            u64::try_from(until.saturating_sub(now_ms())).unwrap_or(0),
+        )),
+        None => Action::Done,
+    }
 }
 
 fn fix_controls(plan: &NotebookPlan) -> Vec<ControlId> {
@@ -455,25 +573,33 @@ async fn add_tags<S: Store, A: SageMakerApi>(
     };
     let plan = json!({ "add_tags": decision.add_tags });
     if decision.dry_run {
-        return record_dry_run(ctx, resource, "tags", &[control], plan);
+        return record_dry_run(ctx, resource, TAG_FIX, &[control], plan);
     }
     let arn = &resource.arn;
-    let id = ctx.begin(resource, &[control], "tags", false, &plan)?;
+    let fingerprint = plan.to_string();
+    if ctx.held(resource, TAG_FIX, &fingerprint, "")?.is_some() {
+        return Ok(());
+    }
+    let id = ctx.begin(resource, &[control], TAG_FIX, false, &plan)?;
     let keys: Vec<&str> = decision.add_tags.iter().map(|t| t.key.as_str()).collect();
     ctx.step(id, resource, "AddTags", "intent", keys.join(", "))?;
-    let (status, outcome) = match api.add_tags(arn, &decision.add_tags).await {
+    let (status, outcome, permanent) = match api.add_tags(arn, &decision.add_tags).await {
         Ok(()) => {
             ctx.step(id, resource, "AddTags", "done", keys.join(", "))?;
-            (RemediationStatus::Succeeded, "fixed".to_string())
+            (RemediationStatus::Succeeded, "fixed".to_string(), false)
         }
         Err(e) => {
             ctx.step(id, resource, "AddTags", "error", e.to_string())?;
-            (RemediationStatus::Failed, format!("failed: {e}"))
+            let permanent = e.class.is_permanent();
+            (RemediationStatus::Failed, format!("failed: {e}"), permanent)
         }
     };
     ctx.store
         .save_state(id, &plan, status, Some(&outcome), now_ms())
         .map_err(ctx.store_err(arn))?;
+    let setback = (status == RemediationStatus::Failed)
+        .then_some((Setback::Failed { permanent }, outcome.as_str()));
+    ctx.remember(resource, TAG_FIX, &[control], &fingerprint, "", id, setback)?;
     ctx.metrics.inc(
         "smr_remediations_total",
         &[
@@ -691,6 +817,12 @@ async fn run_notebook_fix<S: Store, A: SageMakerApi>(
     let remediation = &ctx.config.remediation;
     let mut poll = remediation.poll_interval();
     let mut last_wait = String::new();
+    let controls = fix_controls(plan);
+    let fingerprint = plan_fingerprint(plan);
+    // The notebook's settings at the last Describe, for the failure memory.
+    let mut version = String::new();
+    // Since when Describe keeps failing with throttling or transient errors.
+    let mut describe_failing_since: Option<Millis> = None;
     let save = |state: &NotebookState, status: RemediationStatus, outcome: Option<&str>| {
         ctx.store
             .save_state(id, &fix_state_json(plan, state), status, outcome, now_ms())
@@ -708,12 +840,32 @@ async fn run_notebook_fix<S: Store, A: SageMakerApi>(
             return Ok(Action::RequeueAfter(Duration::ZERO));
         }
         let observed = match api.describe_notebook(name).await {
-            Ok(n) => Some(Observation {
-                status: n.status,
-                root_access: n.root_access,
-                platform: n.platform_identifier,
-            }),
+            Ok(n) => {
+                describe_failing_since = None;
+                version = retry::settings_version(&Detail::Notebook(n.clone()));
+                Some(Observation {
+                    status: n.status,
+                    root_access: n.root_access,
+                    platform: n.platform_identifier,
+                })
+            }
             Err(e) if e.class == ErrorClass::NotFound => None,
+            // Throttled or transient while the fix waits: look again after a poll interval,
+            // inside this reconcile (the SDK already retried the call), for up to a step timeout.
+            Err(e)
+                if e.class.is_retryable()
+                    && now_ms() - *describe_failing_since.get_or_insert_with(now_ms)
+                        <= limits.step_timeout_ms =>
+            {
+                ctx.metrics.inc(
+                    "smr_workflow_retries_total",
+                    &[("operation", e.operation), ("class", e.class.as_str())],
+                );
+                tracing::debug!(event = "describe_retry", resource_arn = %arn, error = %e);
+                // On shutdown the sleep ends early; the top of the loop journals the pause.
+                ctx.shutdown.sleep(remediation.poll_interval()).await;
+                continue;
+            }
             Err(e) => {
                 ctx.step(id, resource, "Describe", "error", e.to_string())?;
                 return Err(ReconcileError::Aws {
@@ -778,6 +930,18 @@ async fn run_notebook_fix<S: Store, A: SageMakerApi>(
                 return Ok(Action::RequeueAfter(remediation.max_poll_interval()));
             }
             Command::Finish(outcome) => {
+                let setback = match &outcome {
+                    Outcome::Failed { reason } => Some((
+                        Setback::Failed {
+                            permanent: state.permanent,
+                        },
+                        reason.as_str(),
+                    )),
+                    Outcome::Interrupted { reason } => {
+                        Some((Setback::Interrupted, reason.as_str()))
+                    }
+                    Outcome::Fixed | Outcome::AlreadyCompliant | Outcome::Gone => None,
+                };
                 let (status, label, text) = match &outcome {
                     Outcome::Fixed => (RemediationStatus::Succeeded, "fixed", "fixed".to_string()),
                     Outcome::AlreadyCompliant => (
@@ -795,9 +959,21 @@ async fn run_notebook_fix<S: Store, A: SageMakerApi>(
                         "failed",
                         format!("failed: {reason}"),
                     ),
+                    Outcome::Interrupted { reason } => {
+                        (RemediationStatus::Abandoned, "interrupted", reason.clone())
+                    }
                 };
                 ctx.step(id, resource, "Finish", "done", text.clone())?;
                 save(&state, status, Some(&text))?;
+                ctx.remember(
+                    resource,
+                    NOTEBOOK_FIX,
+                    &controls,
+                    &fingerprint,
+                    &version,
+                    id,
+                    setback,
+                )?;
                 for c in fix_controls(plan) {
                     ctx.metrics.inc(
                         "smr_remediations_total",
@@ -1084,11 +1260,17 @@ pub async fn run_scheduler<S: Store + 'static>(ctx: Arc<Context<S>>) -> Result<(
         .await
         .is_err()
     {
+        let cancelled = in_flight_len(&in_flight);
+        tasks.abort_all();
+        // Cancelled reconciles drop their claim guards as they end: wait for that, so the next
+        // start (or another replica) can take the resources at once.
+        while tasks.join_next().await.is_some() {}
         tracing::warn!(
             event = "shutdown_grace_exceeded",
-            "reconciles still running were cancelled; the journal resumes them at the next start"
+            cancelled,
+            "reconciles still running were cancelled and their claims released; the journal \
+             resumes them at the next start"
         );
-        tasks.abort_all();
     }
     Ok(())
 }
@@ -1134,31 +1316,61 @@ async fn run_one<S: Store>(ctx: &Context<S>, pending: Pending) {
     run_one_in_span(ctx, &pending).instrument(span).await;
 }
 
+/// Takes the claim on `arn`: free, expired, ours, or held by a dead process of this host.
+/// `Ok(false)`: someone else holds it (said in the log, with the holder and its expiry) and the
+/// trigger is put off until the claim expires.
+fn take_claim<S: Store>(ctx: &Context<S>, arn: &str, attempts: u32) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let ttl_ms = ctx.config.daemon.claim_ttl().as_millis() as i64;
+    if ctx.store.claim(arn, &ctx.owner, now, ttl_ms)? {
+        return Ok(true);
+    }
+    let Some((holder, expires_at)) = ctx.store.claim_holder(arn)? else {
+        // Released meanwhile: try once more.
+        return ctx.store.claim(arn, &ctx.owner, now, ttl_ms);
+    };
+    if claims::holder_is_dead(&holder, &ctx.owner)
+        && ctx.store.take_over(arn, &holder, &ctx.owner, now, ttl_ms)?
+    {
+        tracing::info!(
+            event = "claim_taken_over",
+            resource_arn = %arn,
+            previous_holder = %holder,
+            "the holder was an earlier process of this host that no longer runs"
+        );
+        return Ok(true);
+    }
+    tracing::info!(
+        event = "claim_held_elsewhere",
+        resource_arn = %arn,
+        holder = %holder,
+        expires_at = %crate::journal::time(expires_at),
+        "another process works on this resource; looking again when its claim expires"
+    );
+    ctx.store
+        .defer(arn, expires_at.max(now).saturating_add(100), attempts)?;
+    Ok(false)
+}
+
 async fn run_one_in_span<S: Store>(ctx: &Context<S>, pending: &Pending) {
     let trigger = &pending.trigger;
     let arn = trigger.arn.as_str();
-    let now = now_ms();
-    let claimed = ctx.store.claim(
-        arn,
-        &ctx.owner,
-        now,
-        ctx.config.daemon.claim_ttl().as_millis() as i64,
-    );
-    match claimed {
+    let started = now_ms();
+    match take_claim(ctx, arn, pending.attempts) {
         Ok(true) => {}
-        Ok(false) => {
-            // Another process holds the claim (another replica, or a crashed one whose claim
-            // lapses within the claim's lifetime): look again then.
-            let ttl_ms = ctx.config.daemon.claim_ttl().as_millis() as i64;
-            let _ = ctx.store.defer(arn, now + ttl_ms, pending.attempts);
-            return;
-        }
+        Ok(false) => return,
         Err(e) => {
             tracing::error!(event = "store_error", error = %e);
-            let _ = ctx.store.defer(arn, now + 5_000, pending.attempts);
+            let _ = ctx.store.defer(arn, started + 5_000, pending.attempts);
             return;
         }
     }
+    // Released when this function returns, and when shutdown cancels it.
+    let _claim = ClaimGuard {
+        store: &*ctx.store,
+        arn,
+        owner: &ctx.owner,
+    };
     let work = async {
         match ctx
             .clients
@@ -1185,8 +1397,7 @@ async fn run_one_in_span<S: Store>(ctx: &Context<S>, pending: &Pending) {
         },
         Ok(Action::RequeueAfter(d)) => ctx.store.defer(arn, now + d.as_millis() as i64, 0),
         Err(e) => {
-            let attempts = pending.attempts + 1;
-            let delay = backoff(&ctx.config, attempts, e.permanent());
+            let (attempts, delay) = error_delay(ctx, arn, pending.attempts, started, e);
             tracing::warn!(event = "reconcile_failed", error = %e, attempts, retry_in_secs = delay.as_secs());
             ctx.store
                 .defer(arn, now + delay.as_millis() as i64, attempts)
@@ -1199,8 +1410,40 @@ async fn run_one_in_span<S: Store>(ctx: &Context<S>, pending: &Pending) {
     if let Err(e) = outcome {
         tracing::error!(event = "store_error", error = %e);
     }
-    if let Err(e) = ctx.store.release(arn, &ctx.owner) {
-        tracing::error!(event = "store_error", error = %e);
-    }
     ctx.wake.notify_one();
+}
+
+/// The retry after a failed reconcile: (failed attempts to record, delay).
+///
+/// - Permanent errors wait the maximum backoff.
+/// - A remediation in flight (e.g. a notebook our fix holds stopped) is looked at again after
+///   one poll interval, and its failures do not grow the backoff: it is always next in line.
+/// - Otherwise the backoff grows per consecutive failure, and any progress journaled during
+///   this reconcile (a step done) starts the count again.
+fn error_delay<S: Store>(
+    ctx: &Context<S>,
+    arn: &str,
+    attempts: u32,
+    started: Millis,
+    e: &ReconcileError,
+) -> (u32, Duration) {
+    if e.permanent() {
+        let attempts = attempts + 1;
+        return (attempts, backoff(&ctx.config, attempts, true));
+    }
+    if let Ok(Some(running)) = ctx.store.unfinished_for(arn) {
+        let delay = ctx.config.remediation.poll_interval();
+        let progressed = running
+            .steps
+            .iter()
+            .any(|s| s.at >= started && s.phase == "done");
+        return (if progressed { 0 } else { attempts }, delay);
+    }
+    let progressed = ctx.store.remediations(Some(arn), 1).is_ok_and(|latest| {
+        latest
+            .first()
+            .is_some_and(|r| r.steps.iter().any(|s| s.at >= started && s.phase == "done"))
+    });
+    let attempts = if progressed { 1 } else { attempts + 1 };
+    (attempts, backoff(&ctx.config, attempts, false))
 }

@@ -38,6 +38,19 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Errors that retrying cannot cure: access denied, invalid request, unsupported call.
+    pub fn is_permanent(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::AccessDenied | ErrorClass::Invalid | ErrorClass::Unsupported
+        )
+    }
+
+    /// Errors that the same call may not meet again soon: throttling and transient failures.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorClass::Throttled | ErrorClass::Transient)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Transient => "transient",

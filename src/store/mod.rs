@@ -1,6 +1,7 @@
 //! The durable state of the remediator: the trigger queue (recorded before the SQS message is
 //! deleted), the journal of every remediation with its resumable state, the per-resource
-//! exclusive claim, and flagged resources with their recreation plans.
+//! exclusive claim, flagged resources with their recreation plans, and the failures that keep a
+//! failed remediation from being started again until it is due.
 //!
 //! [`Store`] is the contract; [`SqliteStore`] is the embedded default (one file). Every
 //! operation touches one logical item (a trigger row, a claim, a remediation with its steps, a
@@ -144,15 +145,56 @@ pub struct Flag {
     pub at: Millis,
 }
 
+/// What the daemon remembers about a remediation that did not succeed, per resource and
+/// remediation kind, so that a failed fix is not started again on every trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    /// The remediation kind, e.g. `notebook-fix`.
+    pub kind: String,
+    pub controls: Vec<ControlId>,
+    /// The plan that failed, as its canonical JSON (the plan fingerprint).
+    pub plan: String,
+    /// The resource's settings when it failed (see `policy::retry::settings_version`): a
+    /// change of them means someone changed the resource.
+    pub version: String,
+    /// Consecutive failed attempts of this plan.
+    pub failures: u32,
+    pub hold: Hold,
+    /// Why the last attempt failed.
+    pub reason: String,
+    /// The journal entry of the last attempt.
+    pub remediation_id: i64,
+    pub at: Millis,
+}
+
+/// What a remembered failure holds back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Hold {
+    /// The same plan is tried again from `at` on (or as soon as the resource changes).
+    Retry { at: Millis },
+    /// Not tried again until the resource or the plan changes.
+    NeedsPerson,
+    /// Someone started the notebook while our fix held it stopped: no disruptive fix until
+    /// `until`, whatever changes.
+    Quiet { until: Millis },
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused or failed (I/O, locked past the busy timeout, constraint).
-    #[error("store {path}: {source}")]
+    /// (The SQLite error is part of the message, with the path said once, rather than a
+    /// separate cause.)
+    #[error("store {path}: {}", sqlite_message(error, path))]
     Sqlite {
         path: String,
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     /// A stored record cannot be read back (unknown control, resource type, status, bad JSON).
     #[error("store: corrupt record {what}: {message}")]
@@ -164,6 +206,12 @@ pub enum StoreError {
     /// for one resource, or changing a finished one).
     #[error("store: conflict on {what}: {message}")]
     Conflict { what: String, message: String },
+    /// There is no store file at the path (reading commands never create one).
+    #[error(
+        "store {path} does not exist: no daemon has written a journal there (check \
+         daemon.store_path and --config)"
+    )]
+    Missing { path: String },
     /// The file was written by a newer version of the remediator.
     #[error(
         "store {path}: schema version {found} is newer than this build supports ({supported})"
@@ -173,6 +221,11 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+}
+
+/// SQLite's message without the file's path, which some of its messages repeat.
+fn sqlite_message(error: &rusqlite::Error, path: &str) -> String {
+    error.to_string().replace(&format!(": {path}"), "")
 }
 
 /// The durable state of the remediator. Synchronous: the embedded backend answers in well under
@@ -294,6 +347,37 @@ pub trait Store: Send + Sync {
 
     /// Every flag (by ARN), or the flag of one ARN.
     fn flags(&self, arn: Option<&str>) -> Result<Vec<Flag>, StoreError>;
+
+    /// Who holds the claim on `arn` and until when, if anyone does (expired claims included).
+    fn claim_holder(&self, arn: &str) -> Result<Option<(String, Millis)>, StoreError>;
+
+    /// Takes the claim on `arn` from `previous`, a holder known to be gone (a dead process of
+    /// this host), whatever its expiry.
+    ///
+    /// # Guarantees
+    ///
+    /// Returns `true` and sets the expiry when `previous` held the claim (or nobody did);
+    /// returns `false` and changes nothing when anyone else holds it now.
+    fn take_over(
+        &self,
+        arn: &str,
+        previous: &str,
+        owner: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Remembers a failed remediation, replacing what was remembered for its ARN and kind.
+    fn save_failure(&self, failure: &Failure) -> Result<(), StoreError>;
+
+    /// The remembered failure of `arn` for remediations of `kind`, if any.
+    fn failure(&self, arn: &str, kind: &str) -> Result<Option<Failure>, StoreError>;
+
+    /// Every remembered failure, by ARN.
+    fn failures(&self) -> Result<Vec<Failure>, StoreError>;
+
+    /// Forgets the failure of `arn` for `kind` (the remediation succeeded since).
+    fn clear_failure(&self, arn: &str, kind: &str) -> Result<(), StoreError>;
 
     /// A cheap round trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;

@@ -17,14 +17,14 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    Flag, Millis, NewRemediation, Pending, Remediation, RemediationStatus, StepRecord, Store,
-    StoreError,
+    Failure, Flag, Millis, NewRemediation, Pending, Remediation, RemediationStatus, StepRecord,
+    Store, StoreError,
 };
 use crate::events::{Family, Trigger};
 use crate::model::{ControlId, ResourceType};
 
 /// The schema this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long a statement waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,6 +97,16 @@ CREATE TABLE IF NOT EXISTS flags (
 ) WITHOUT ROWID;
 ";
 
+/// Version 2: the failure memory, one row per (ARN, remediation kind), the record as JSON.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS failures (
+    arn  TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (arn, kind)
+) WITHOUT ROWID;
+";
+
 const PENDING_COLUMNS: &str = "arn, account, region, resource_type, name, family, event_id, \
      controls, generation, attempts, not_before, first_seen";
 
@@ -129,9 +139,9 @@ impl SqliteStore {
     /// [`StoreError::Schema`] when a newer build wrote it.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let shown = path.display().to_string();
-        let err = |source| StoreError::Sqlite {
+        let err = |error| StoreError::Sqlite {
             path: shown.clone(),
-            source,
+            error,
         };
         let mut conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
@@ -165,8 +175,11 @@ impl SqliteStore {
             });
         }
         // Version 1 is the first schema; later versions add their steps here, each guarded by
-        // `found < N`.
+        // `found < N` (the statements are idempotent too).
         tx.execute_batch(SCHEMA_V1).map_err(err)?;
+        if found < 2 {
+            tx.execute_batch(SCHEMA_V2).map_err(err)?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(err)?;
         tx.commit().map_err(err)?;
@@ -176,6 +189,22 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
         })
+    }
+
+    /// Opens an existing store for reading it (the `remediations` command): unlike
+    /// [`SqliteStore::open`], a missing file is an error and nothing is created.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Missing`] when there is no file at `path`; otherwise as
+    /// [`SqliteStore::open`].
+    pub fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        SqliteStore::open(path)
     }
 
     /// The file this store writes.
@@ -189,10 +218,16 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn sql(&self, source: rusqlite::Error) -> StoreError {
+    /// Runs one statement in its own transaction; the number of rows it changed.
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+        let conn = self.lock();
+        conn.execute(sql, params).map_err(|e| self.sql(e))
+    }
+
+    fn sql(&self, error: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.display().to_string(),
-            source,
+            error,
         }
     }
 
@@ -385,12 +420,10 @@ impl Store for SqliteStore {
     }
 
     fn release(&self, arn: &str, owner: &str) -> Result<(), StoreError> {
-        let conn = self.lock();
-        conn.execute(
+        self.execute(
             "DELETE FROM claims WHERE arn = ?1 AND owner = ?2",
             params![arn, owner],
-        )
-        .map_err(|e| self.sql(e))?;
+        )?;
         Ok(())
     }
 
@@ -583,6 +616,86 @@ impl Store for SqliteStore {
                 .map_err(|e| self.sql(e))?
         };
         raws.into_iter().map(RawFlag::decode).collect()
+    }
+
+    fn claim_holder(&self, arn: &str) -> Result<Option<(String, Millis)>, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT owner, expires_at FROM claims WHERE arn = ?1",
+            params![arn],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(|e| self.sql(e))
+    }
+
+    fn take_over(
+        &self,
+        arn: &str,
+        previous: &str,
+        owner: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self.execute(
+            "INSERT INTO claims (arn, owner, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (arn) DO UPDATE SET owner = excluded.owner, \
+                 expires_at = excluded.expires_at \
+             WHERE claims.owner = ?4 OR claims.owner = excluded.owner",
+            params![arn, owner, now.saturating_add(ttl_ms), previous],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn save_failure(&self, failure: &Failure) -> Result<(), StoreError> {
+        let body = serde_json::to_string(failure).map_err(|e| StoreError::Corrupt {
+            what: format!("failure of {}", failure.arn),
+            message: e.to_string(),
+        })?;
+        self.execute(
+            "INSERT OR REPLACE INTO failures (arn, kind, body) VALUES (?1, ?2, ?3)",
+            params![failure.arn, failure.kind, body],
+        )?;
+        Ok(())
+    }
+
+    fn failure(&self, arn: &str, kind: &str) -> Result<Option<Failure>, StoreError> {
+        let body: Option<String> = {
+            let conn = self.lock();
+            conn.query_row(
+                "SELECT body FROM failures WHERE arn = ?1 AND kind = ?2",
+                params![arn, kind],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+        };
+        body.map(|b| decode_failure(arn, &b)).transpose()
+    }
+
+    fn failures(&self) -> Result<Vec<Failure>, StoreError> {
+        let rows: Vec<(String, String)> = {
+            let conn = self.lock();
+            let mut stmt = conn
+                .prepare_cached("SELECT arn, body FROM failures ORDER BY arn, kind")
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(|e| self.sql(e))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.sql(e))?
+        };
+        rows.iter()
+            .map(|(arn, body)| decode_failure(arn, body))
+            .collect()
+    }
+
+    fn clear_failure(&self, arn: &str, kind: &str) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM failures WHERE arn = ?1 AND kind = ?2",
+            params![arn, kind],
+        )?;
+        Ok(())
     }
 
     fn ping(&self) -> Result<(), StoreError> {
@@ -857,6 +970,13 @@ impl RawFlag {
     }
 }
 
+fn decode_failure(arn: &str, body: &str) -> Result<Failure, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: format!("failure of {arn}"),
+        message: e.to_string(),
+    })
+}
+
 /// `SageMaker.1,SageMaker.3`; empty for none.
 fn encode_controls(controls: &[ControlId]) -> String {
     controls
@@ -894,6 +1014,7 @@ fn parse_resource_type(s: &str) -> Result<ResourceType, String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use crate::store::Hold;
     use std::collections::{BTreeMap, BTreeSet};
 
     use serde_json::json;
@@ -1246,6 +1367,140 @@ mod tests {
             SqliteStore::open(&missing_parent),
             Err(StoreError::Sqlite { .. })
         ));
+    }
+
+    #[test]
+    fn a_version_1_file_gains_the_failure_memory_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute_batch(SCHEMA_V1).unwrap();
+            raw.pragma_update(None, "user_version", 1).unwrap();
+            raw.execute(
+                "INSERT INTO claims (arn, owner, expires_at) VALUES ('a', 'o', 5)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.claim_holder("a").unwrap(), Some(("o".to_string(), 5)));
+        assert!(store.failures().unwrap().is_empty());
+        let version: i64 = store
+            .lock()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+    }
+
+    #[test]
+    fn open_existing_refuses_a_missing_file_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.db");
+        let err = SqliteStore::open_existing(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+        assert!(err.to_string().contains("absent.db"), "{err}");
+        assert!(!path.exists());
+        SqliteStore::open(&path).unwrap();
+        SqliteStore::open_existing(&path).unwrap();
+    }
+
+    fn failure(arn: &str, kind: &str, hold: Hold) -> Failure {
+        Failure {
+            arn: arn.to_string(),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            resource_type: ResourceType::NotebookInstance,
+            name: "nb-1".into(),
+            kind: kind.to_string(),
+            controls: vec![ControlId::SageMaker3],
+            plan: r#"{"disable_root_access":true,"platform":null}"#.into(),
+            version: "{}".into(),
+            failures: 1,
+            hold,
+            reason: "UpdateNotebookInstance denied".into(),
+            remediation_id: 7,
+            at: 1_000,
+        }
+    }
+
+    #[test]
+    fn failures_are_kept_per_arn_and_kind_replaced_and_cleared() {
+        let (dir, store) = open();
+        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), None);
+        let first = failure(NB1, "notebook-fix", Hold::Retry { at: 5_000 });
+        store.save_failure(&first).unwrap();
+        store
+            .save_failure(&failure(NB1, "tags", Hold::NeedsPerson))
+            .unwrap();
+        store
+            .save_failure(&failure(NB2, "notebook-fix", Hold::Quiet { until: 9 }))
+            .unwrap();
+        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), Some(first));
+        let second = Failure {
+            failures: 2,
+            hold: Hold::NeedsPerson,
+            ..failure(NB1, "notebook-fix", Hold::NeedsPerson)
+        };
+        store.save_failure(&second).unwrap();
+        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), Some(second));
+        assert_eq!(store.failures().unwrap().len(), 3);
+        store.clear_failure(NB1, "notebook-fix").unwrap();
+        store.clear_failure(NB3, "notebook-fix").unwrap();
+        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), None);
+        // Survives reopening.
+        let path = store.path().to_path_buf();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let kept: Vec<_> = store
+            .failures()
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.arn, f.kind, f.hold))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (NB1.to_string(), "tags".to_string(), Hold::NeedsPerson),
+                (
+                    NB2.to_string(),
+                    "notebook-fix".to_string(),
+                    Hold::Quiet { until: 9 }
+                )
+            ]
+        );
+        drop(dir);
+    }
+
+    #[test]
+    fn a_claim_is_taken_over_only_from_the_named_previous_holder() {
+        let (_dir, store) = open();
+        assert_eq!(store.claim_holder(NB1).unwrap(), None);
+        assert!(store.claim(NB1, "dead", 1_000, 60_000).unwrap());
+        assert!(!store.claim(NB1, "me", 1_001, 60_000).unwrap(), "unexpired");
+        assert!(
+            !store
+                .take_over(NB1, "someone-else", "me", 1_001, 500)
+                .unwrap(),
+            "the holder is not the one named"
+        );
+        assert_eq!(
+            store.claim_holder(NB1).unwrap(),
+            Some(("dead".to_string(), 61_000))
+        );
+        assert!(store.take_over(NB1, "dead", "me", 1_002, 500).unwrap());
+        assert_eq!(
+            store.claim_holder(NB1).unwrap(),
+            Some(("me".to_string(), 1_502))
+        );
+        assert!(
+            !store.take_over(NB1, "dead", "third", 1_003, 500).unwrap(),
+            "taken already"
+        );
+        assert!(
+            store.take_over(NB2, "dead", "me", 1_003, 500).unwrap(),
+            "a free claim is taken"
+        );
     }
 
     #[test]

@@ -18,9 +18,10 @@
 //! | Observe | Stopped/Failed | Update (leave stopped at the end) |
 //! | Observe | Pending | Wait (counts as running: restart at the end) |
 //! | Stopping | Stopped/Failed | Update, or wind up if ok |
-//! | Stopping | InService | Stop again (bounded), or finish if ok |
+//! | Stopping | InService, our Stop not yet seen to take effect | Stop again (bounded), or finish if ok |
 //! | Updating | Stopped/Failed | wind up if ok, else Update again (bounded) |
-//! | Updating | InService/Pending | someone started it: decide as in Observe |
+//! | Stopping | InService/Pending after Stopping/Stopped was seen | `Finish(Interrupted)`: someone started it |
+//! | Updating | InService/Pending | `Finish(Interrupted)` (someone started it), or finish if ok |
 //! | Starting | InService | `Finish(Fixed)`, or `Failed` when a failure was recorded |
 //! | Starting | Stopped | Start again (bounded) |
 //! | Starting | Failed | `Finish(Failed)`: the notebook failed to start |
@@ -36,6 +37,10 @@
 //!   once the first has taken effect: Stopping + (Stopping | Stopped) never stops again,
 //!   Updating + Updating waits, Updating + compliant never updates again, Starting + (Pending |
 //!   InService) never starts again. A command journaled but never performed is sent again.
+//! - People win: once our Stop has taken effect (Stopping or Stopped seen), a notebook seen
+//!   InService or Pending again before our Start was started by someone else. The fix ends at
+//!   once as [`Outcome::Interrupted`], with no second Stop; the reconciler then keeps it from
+//!   being stopped again for a quiet period.
 //! - One cycle for both controls: one Update carries every field that still differs, and only
 //!   those.
 //! - The prior state is restored: a notebook first seen InService (or Pending) is started again
@@ -139,6 +144,14 @@ pub struct NotebookState {
     pub failure: Option<String>,
     /// Set when `phase` is `Done`.
     pub outcome: Option<Outcome>,
+    /// Our Stop took effect: Stopping or Stopped was observed after it. From then on, a
+    /// notebook seen running again before our Start was started by someone else.
+    #[serde(default)]
+    pub stop_seen: bool,
+    /// The failure is one that retrying cannot cure (access denied, invalid request): the
+    /// remediation needs a person.
+    #[serde(default)]
+    pub permanent: bool,
 }
 
 impl NotebookState {
@@ -153,6 +166,8 @@ impl NotebookState {
             phase_since: now,
             failure: None,
             outcome: None,
+            stop_seen: false,
+            permanent: false,
         }
     }
 
@@ -232,6 +247,9 @@ pub enum Outcome {
     /// The fix failed; the instance was restored to its prior running state where we stopped
     /// it, unless the reason says otherwise.
     Failed { reason: String },
+    /// Someone else started the notebook while our fix held it stopped: a person wants it
+    /// running, so the fix was given up at once (no second Stop).
+    Interrupted { reason: String },
 }
 
 /// Whether the observed notebook already satisfies the plan: `RootAccess` is `Disabled` if the
@@ -262,7 +280,7 @@ pub fn next(
 ) -> Step {
     use NotebookStatus as S;
 
-    let s = state.clone();
+    let mut s = state.clone();
     if s.phase == Phase::Done {
         return done(s);
     }
@@ -270,10 +288,18 @@ pub fn next(
         return finish(s, Outcome::Gone, now);
     };
     let ok = compliant(plan, o);
+    if s.phase == Phase::Stopping && matches!(o.status, S::Stopping | S::Stopped | S::Failed) {
+        s.stop_seen = true;
+    }
 
     match (s.phase, &o.status) {
         (Phase::Observe, _) => observe(plan, s, o, now, limits),
 
+        // Running again after our Stop took effect, before our Start: someone started it.
+        (Phase::Stopping, S::InService | S::Pending) if s.stop_seen && ok => {
+            finish_compliant(s, now)
+        }
+        (Phase::Stopping, S::InService | S::Pending) if s.stop_seen => interrupted(s, o, now),
         (Phase::Stopping, S::Stopped | S::Failed) if ok => wind_up(s, now, limits),
         (Phase::Stopping, S::Stopped | S::Failed) => update(plan, s, o, now, limits),
         (Phase::Stopping, S::InService) if ok => finish_compliant(s, now),
@@ -281,10 +307,9 @@ pub fn next(
 
         (Phase::Updating, S::Stopped | S::Failed) if ok => wind_up(s, now, limits),
         (Phase::Updating, S::Stopped | S::Failed) => update(plan, s, o, now, limits),
-        // Someone started it meanwhile: decide afresh, as on a first look.
-        (Phase::Updating, S::InService | S::Pending) => {
-            observe(plan, s.enter(Phase::Observe, now), o, now, limits)
-        }
+        // Someone started it meanwhile (only a Start leaves Stopped): never stop it again.
+        (Phase::Updating, S::InService | S::Pending) if ok => finish_compliant(s, now),
+        (Phase::Updating, S::InService | S::Pending) => interrupted(s, o, now),
 
         (Phase::Starting, S::InService) => started(s, ok, now),
         (Phase::Starting, S::Stopped) => start(s, now, limits),
@@ -338,6 +363,17 @@ fn observe(
         }
         _ => wait(s, o, now, limits),
     }
+}
+
+/// Someone else started the notebook while our fix held it stopped: give up at once.
+fn interrupted(s: NotebookState, o: &Observation, now: Millis) -> Step {
+    let reason = format!(
+        "interrupted by a start we did not make: the notebook is {} again while the fix held \
+         it stopped ({}); it is left running and not stopped again for the quiet period",
+        o.status,
+        s.phase.waiting_for()
+    );
+    finish(s, Outcome::Interrupted { reason }, now)
 }
 
 /// Sends Stop, unless the notebook keeps getting started again.
@@ -478,10 +514,11 @@ fn done(s: NotebookState) -> Step {
 ///
 /// - WrongState: Wait; the next Describe tells the truth.
 /// - NotFound: `Finish(Gone)`.
-/// - Throttled, Transient: Suspend (retry later from the same state).
+/// - Throttled, Transient: Wait: the executor polls again after its poll interval and the next
+///   Describe decides (a throttled call was not carried out, so it does not count as an attempt).
 /// - AccessDenied, Invalid, Unsupported: permanent. On Update (e.g. an SCP on
 ///   `sagemaker:RootAccess`) the failure is recorded and the prior state restored (Start if it
-///   was running) — never retried; on Stop the fix fails with the notebook left running; on
+///   was running) — never retried, and the state is marked `permanent`; on Stop the fix fails with the notebook left running; on
 ///   Start the fix fails with the notebook left stopped, the worst case, said so in the reason.
 pub fn on_error(
     _plan: &NotebookPlan,
@@ -512,12 +549,36 @@ pub fn on_error(
         }
         ErrorClass::NotFound => return finish(s, Outcome::Gone, now),
         ErrorClass::Throttled | ErrorClass::Transient => {
-            let reason = format!("{operation} failed ({class}): {message}; retry later");
-            return (s, Command::Suspend { reason });
+            if class == ErrorClass::Throttled {
+                // Refused before it was carried out: the attempt does not count.
+                let attempts = match command {
+                    Command::Stop => Some(&mut s.stop_attempts),
+                    Command::Start => Some(&mut s.start_attempts),
+                    Command::Update { .. } => Some(&mut s.update_attempts),
+                    _ => None,
+                };
+                if let Some(attempts) = attempts {
+                    *attempts = attempts.saturating_sub(1);
+                }
+            }
+            let reason = format!(
+                "{operation} failed ({class}): {message}; the next Describe decides after a poll \
+                 interval"
+            );
+            return (s, Command::Wait { reason });
         }
-        ErrorClass::AccessDenied => format!("{operation} denied: {message}"),
-        ErrorClass::Invalid => format!("{operation} rejected as invalid: {message}"),
-        ErrorClass::Unsupported => format!("{operation} not supported by the endpoint: {message}"),
+        ErrorClass::AccessDenied => {
+            s.permanent = true;
+            format!("{operation} denied: {message}")
+        }
+        ErrorClass::Invalid => {
+            s.permanent = true;
+            format!("{operation} rejected as invalid: {message}")
+        }
+        ErrorClass::Unsupported => {
+            s.permanent = true;
+            format!("{operation} not supported by the endpoint: {message}")
+        }
     };
 
     match command {
@@ -713,6 +774,7 @@ mod tests {
             Command::Finish(Outcome::AlreadyCompliant) => "already",
             Command::Finish(Outcome::Gone) => "gone",
             Command::Finish(Outcome::Failed { .. }) => "failed",
+            Command::Finish(Outcome::Interrupted { .. }) => "interrupted",
         }
     }
 
@@ -752,6 +814,7 @@ mod tests {
     fn reason(c: &Command) -> String {
         match c {
             Command::Finish(Outcome::Failed { reason })
+            | Command::Finish(Outcome::Interrupted { reason })
             | Command::Wait { reason }
             | Command::Suspend { reason } => reason.clone(),
             other => panic!("no reason in {other:?}"),
@@ -808,9 +871,10 @@ mod tests {
         (Stopping, true, "Rebooting", false, "wait", Stopping),
         (Stopping, true, "Rebooting", true, "wait", Stopping),
         // Update sent, notebook was running.
-        (Updating, true, "Pending", false, "wait", Observe),
-        (Updating, true, "Pending", true, "wait", Observe),
-        (Updating, true, "InService", false, "stop", Stopping),
+        // Running after our Update, before our Start: someone else started it.
+        (Updating, true, "Pending", false, "interrupted", Done),
+        (Updating, true, "Pending", true, "fixed", Done),
+        (Updating, true, "InService", false, "interrupted", Done),
         (Updating, true, "InService", true, "fixed", Done),
         (Updating, true, "Stopping", false, "wait", Updating),
         (Updating, true, "Stopping", true, "wait", Updating),
@@ -832,7 +896,7 @@ mod tests {
         (Updating, false, "Stopped", true, "fixed", Done),
         (Updating, false, "Failed", true, "fixed", Done),
         (Updating, false, "Stopped", false, "update", Updating),
-        (Updating, false, "InService", false, "stop", Stopping),
+        (Updating, false, "InService", false, "interrupted", Done),
         (Updating, false, "InService", true, "fixed", Done),
         // Start sent (restoring).
         (Starting, true, "Pending", false, "wait", Starting),
@@ -1342,24 +1406,82 @@ mod tests {
     }
 
     #[test]
-    fn someone_starting_it_mid_update_is_handled_afresh() {
+    fn someone_starting_it_mid_update_ends_the_fix_without_a_stop() {
         let (s, c) = drive(
             &both(),
             NotebookState::new(0),
-            &[
-                bad("Stopped"),
-                bad("Pending"),
-                bad("InService"),
-                bad("Stopped"),
-                good("Stopped"),
-                good("InService"),
-            ],
+            &[bad("Stopped"), bad("Pending"), bad("InService")],
         );
-        assert_eq!(
-            kinds(&c),
-            ["update", "wait", "stop", "update", "start", "fixed"]
-        );
+        assert_eq!(kinds(&c), ["update", "interrupted", "interrupted"]);
+        assert!(reason(&c[1]).contains("interrupted by a start we did not make"));
         assert_eq!(s.prior_status.as_deref(), Some("Stopped"));
+        assert_eq!(s.stop_attempts, 0, "never stopped");
+    }
+
+    #[test]
+    fn someone_starting_it_after_our_stop_took_effect_ends_the_fix_at_once() {
+        for started in ["InService", "Pending"] {
+            let (s, c) = drive(
+                &both(),
+                NotebookState::new(0),
+                &[
+                    bad("InService"),
+                    bad("Stopping"),
+                    bad(started),
+                    bad("InService"),
+                ],
+            );
+            assert_eq!(
+                kinds(&c),
+                ["stop", "wait", "interrupted", "interrupted"],
+                "{started}"
+            );
+            assert_eq!(s.stop_attempts, 1, "no second Stop after {started}");
+            assert!(s.stop_seen);
+            assert!(
+                matches!(&s.outcome, Some(Outcome::Interrupted { reason }) if reason.contains("left running")),
+                "{s:?}"
+            );
+        }
+        // Observed Stopped (not only Stopping) counts as the Stop having taken effect too.
+        let (s, c) = drive(
+            &both(),
+            NotebookState::new(0),
+            &[bad("InService"), bad("Stopped")],
+        );
+        assert_eq!(kinds(&c), ["stop", "update"]);
+        assert!(s.stop_seen);
+        // Compliant and running again (someone fixed it and started it): nothing left to do.
+        let (_, c) = drive(
+            &both(),
+            NotebookState::new(0),
+            &[bad("InService"), bad("Stopping"), good("InService")],
+        );
+        assert_eq!(kinds(&c), ["stop", "wait", "fixed"]);
+    }
+
+    #[test]
+    fn a_stop_not_yet_seen_to_take_effect_is_sent_again_not_taken_for_a_person() {
+        // A journaled Stop that was never performed (crash before the call): still InService.
+        let (s, c) = drive(
+            &both(),
+            in_phase(Stopping, true),
+            &[bad("InService"), bad("Stopping"), bad("Stopped")],
+        );
+        assert_eq!(kinds(&c), ["stop", "wait", "update"]);
+        assert_eq!(s.stop_attempts, 2);
+    }
+
+    #[test]
+    fn old_journal_states_without_the_new_fields_still_load() {
+        let json = r#"{"phase":"Stopping","prior_status":"InService","restart":true,
+            "update_attempts":0,"start_attempts":0,"stop_attempts":1,"phase_since":5,
+            "failure":null,"outcome":null}"#;
+        let s: NotebookState = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            (s.phase, s.stop_seen, s.permanent),
+            (Stopping, false, false)
+        );
     }
 
     // ---- on_error ---------------------------------------------------------------------------
@@ -1393,7 +1515,18 @@ mod tests {
             );
             for class in [ErrorClass::Throttled, ErrorClass::Transient] {
                 let (s, c) = run(class);
-                assert_eq!((kind(&c), &s), ("suspend", &state), "{command:?} {class}");
+                assert_eq!(kind(&c), "wait", "{command:?} {class}");
+                let mut want = state.clone();
+                if class == ErrorClass::Throttled {
+                    // A throttled call was not carried out: its attempt is given back.
+                    match command {
+                        Command::Stop => want.stop_attempts -= 1,
+                        Command::Start => want.start_attempts -= 1,
+                        Command::Update { .. } => want.update_attempts -= 1,
+                        _ => {}
+                    }
+                }
+                assert_eq!(s, want, "{command:?} {class}");
             }
             for class in [
                 ErrorClass::AccessDenied,
@@ -1408,6 +1541,7 @@ mod tests {
                 };
                 assert_eq!(kind(&c), want, "{command:?} {class}");
                 assert!(s.failure.is_some(), "{command:?} {class}");
+                assert!(s.permanent, "{command:?} {class}");
             }
         }
     }
@@ -1424,14 +1558,15 @@ mod tests {
     }
 
     #[test]
-    fn a_transient_error_suspends_and_the_same_state_resumes() {
+    fn a_throttled_call_waits_a_poll_and_the_same_state_resumes() {
         let (s, c) = drive(
             &both(),
             NotebookState::new(0),
             &[bad("InService"), bad("Stopped")],
         );
-        let (s, suspended) = on_error(&both(), &s, &c[1], ErrorClass::Throttled, "slow", MIN);
-        assert_eq!(kind(&suspended), "suspend");
+        let (s, waiting) = on_error(&both(), &s, &c[1], ErrorClass::Throttled, "slow", MIN);
+        assert_eq!(kind(&waiting), "wait");
+        assert_eq!(s.update_attempts, 0, "a throttled Update is not an attempt");
         let (_, c) = drive(
             &both(),
             s,
@@ -1458,6 +1593,12 @@ mod tests {
             let state = in_phase(phase, true);
             let (s, c) = step(&state, &o, 30 * MIN);
             assert_eq!(kind(&c), "wait", "{phase}: at the limit still waits");
+            // Seeing Stopping after our Stop records that the Stop took effect; nothing else
+            // changes while waiting.
+            let state = NotebookState {
+                stop_seen: phase == Stopping,
+                ..state
+            };
             assert_eq!(s, state);
             let (s, c) = step(&state, &o, 30 * MIN + 1);
             assert_eq!(

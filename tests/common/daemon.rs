@@ -142,23 +142,34 @@ regions = ["{REGION}"]
 
     /// Starts the daemon process.
     pub fn daemon(&self, mode: &str, extra: &str, env: &[(&str, &str)]) -> Daemon {
-        let port = free_port();
-        let config = self.dir.path().join("config.toml");
-        std::fs::write(&config, self.config(mode, port, extra)).unwrap();
-        let log = self.dir.path().join("daemon.log");
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
+        self.daemon_via(&[], mode, extra, env)
+    }
+
+    /// The configuration file the last daemon was started with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// Runs a CLI subcommand with the daemon's configuration and environment.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let config = self.config_path();
         let mut cmd = Command::new(BIN);
+        self.environment(&mut cmd);
+        cmd.arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn environment(&self, cmd: &mut Command) {
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") || k.starts_with("SMR_") {
                 cmd.env_remove(k);
             }
         }
-        cmd.args(["--config", config.to_str().unwrap(), "run"])
-            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+        cmd.env("AWS_ENDPOINT_URL", &self.moto.endpoint)
             .env("AWS_ENDPOINT_URL_SAGEMAKER", self.sim.endpoint())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -166,8 +177,38 @@ regions = ["{REGION}"]
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("RUST_BACKTRACE", "0");
+    }
+
+    /// Starts the daemon process through `wrapper` (a program and its arguments that end by
+    /// executing the daemon's command line, e.g. a shell that sets a limit first).
+    pub fn daemon_via(
+        &self,
+        wrapper: &[&str],
+        mode: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let port = free_port();
+        let config = self.config_path();
+        std::fs::write(&config, self.config(mode, port, extra)).unwrap();
+        let log = self.dir.path().join("daemon.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(BIN);
+                cmd
+            }
+            None => Command::new(BIN),
+        };
+        self.environment(&mut cmd);
+        cmd.args(["--config", config.to_str().unwrap(), "run"])
             .env("SMR_LOG__LEVEL", "info,aws=warn")
-            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file);
