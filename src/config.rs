@@ -193,14 +193,7 @@ impl Action {
     /// others, including SageMaker.8 (a platform change swaps the OS and JupyterLab, so it is
     /// opt-in) and those that cannot be fixed in place (.1, .2, .4, .5).
     pub fn default_for(control: ControlId) -> Action {
-        match control {
-            ControlId::SageMaker3 | ControlId::SageMaker6 | ControlId::SageMaker7 => Action::Fix,
-            ControlId::SageMaker1
-            | ControlId::SageMaker2
-            | ControlId::SageMaker4
-            | ControlId::SageMaker5
-            | ControlId::SageMaker8 => Action::Flag,
-        }
+        control.default_action()
     }
 
     /// All eight controls with their built-in actions.
@@ -220,28 +213,7 @@ impl fmt::Display for Action {
 
 /// Whether `action = "fix"` is possible for `control`; if not, why (for messages).
 pub fn fix_unsupported(control: ControlId) -> Option<&'static str> {
-    match control {
-        ControlId::SageMaker3
-        | ControlId::SageMaker6
-        | ControlId::SageMaker7
-        | ControlId::SageMaker8 => None,
-        ControlId::SageMaker1 => Some(
-            "DirectInternetAccess is fixed at creation: the notebook instance must be deleted \
-             and recreated",
-        ),
-        ControlId::SageMaker2 => Some(
-            "SubnetId is fixed at creation: the notebook instance must be deleted and recreated \
-             in a VPC",
-        ),
-        ControlId::SageMaker4 => Some(
-            "endpoint configurations are immutable: a new configuration and an UpdateEndpoint \
-             of every endpoint using it are needed",
-        ),
-        ControlId::SageMaker5 => Some(
-            "models are immutable, and the container may need the network: a new model, \
-             endpoint configuration and UpdateEndpoint are needed",
-        ),
-    }
+    control.fix_unsupported()
 }
 
 /// Parameters of the Security Hub controls.

@@ -8,11 +8,13 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use tokio::sync::Notify;
 
+use crate::aws::Clients;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::{self, Ops, Readiness};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
-use crate::reconcile::{self, Clients, Context, StepObserver};
+use crate::reconcile::{self, Context, StepObserver};
 use crate::shutdown::{self, Shutdown};
 use crate::store::{SqliteStore, Store, StoreError};
 
@@ -106,6 +108,7 @@ pub async fn serve<S: Store + 'static>(
         config: config.clone(),
         metrics: metrics.clone(),
         clients: Clients::new(base.clone(), config.clone(), metrics.clone()),
+        clock: Clock::System,
         owner: crate::claims::owner_name(),
         shutdown: shutdown.clone(),
         observer,

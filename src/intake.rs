@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::reconcile::now_ms;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
+use crate::telemetry::{EventReceived, InternalEvent, QueueLag, Received};
 
 /// Long polling as the reference recommends: the longest wait, the largest batch.
 const WAIT_SECONDS: i32 = 20;
@@ -98,16 +99,21 @@ pub fn handle<S: Store>(store: &S, body: &str) -> Disposition {
 impl<S: Store> Intake<S> {
     /// Receives until shutdown. A long poll in flight is abandoned at shutdown: messages it
     /// may have received become visible again after the queue's visibility timeout.
+    ///
+    /// The first receive does not wait for messages, so the queue is known to answer (and
+    /// `/readyz` can say so) at once rather than after a long poll of an empty queue.
     pub async fn run(self, shutdown: Shutdown) {
         let mut failures: u32 = 0;
+        let mut wait_seconds = 0;
         while !shutdown.is_requested() {
             let received = tokio::select! {
-                r = self.receive() => r,
+                r = self.receive(wait_seconds) => r,
                 _ = shutdown.requested() => break,
             };
             match received {
                 Ok(messages) => {
                     failures = 0;
+                    wait_seconds = WAIT_SECONDS;
                     self.readiness.queue.store(true, Ordering::Relaxed);
                     self.process(messages).await;
                 }
@@ -124,12 +130,12 @@ impl<S: Store> Intake<S> {
         tracing::info!(event = "intake_stopped", queue_url = %self.queue_url);
     }
 
-    async fn receive(&self) -> Result<Vec<Message>, AwsError> {
+    async fn receive(&self, wait_seconds: i32) -> Result<Vec<Message>, AwsError> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
-            .wait_time_seconds(WAIT_SECONDS)
+            .wait_time_seconds(wait_seconds)
             .max_number_of_messages(MAX_MESSAGES)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
@@ -150,48 +156,33 @@ impl<S: Store> Intake<S> {
                 .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
                 .and_then(|s| s.parse::<i64>().ok())
             {
-                self.metrics.set(
-                    "smr_queue_lag_seconds",
-                    &[],
-                    ((now - sent).max(0) as f64) / 1000.0,
-                );
+                let lag = u64::try_from(now - sent).unwrap_or(0);
+                QueueLag(Duration::from_millis(lag)).emit(&self.metrics);
             }
             let disposition = handle(&*self.store, m.body().unwrap_or(""));
-            match &disposition {
-                Disposition::Recorded { family, triggers } => {
-                    tracing::debug!(event = "event_recorded", message_id = id, family, triggers);
-                    self.metrics.inc(
-                        "smr_events_received_total",
-                        &[("family", family), ("outcome", "triggered")],
-                    );
-                }
+            let received = match &disposition {
+                Disposition::Recorded { family, triggers } => Received::Recorded {
+                    family,
+                    triggers: *triggers,
+                },
                 Disposition::Irrelevant { family, reason } => {
-                    tracing::info!(event = "event_irrelevant", message_id = id, family, reason = %reason);
-                    self.metrics.inc(
-                        "smr_events_received_total",
-                        &[("family", family), ("outcome", "irrelevant")],
-                    );
+                    Received::Irrelevant { family, reason }
                 }
-                Disposition::Malformed { reason } => {
-                    let receives = m
+                Disposition::Malformed { reason } => Received::Malformed {
+                    receives: m
                         .attributes()
                         .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                         .map(String::as_str)
-                        .unwrap_or("?");
-                    tracing::warn!(event = "event_malformed", message_id = id, receives, reason = %reason, "left for the dead-letter queue");
-                    self.metrics.inc(
-                        "smr_events_received_total",
-                        &[("family", "unknown"), ("outcome", "malformed")],
-                    );
-                }
-                Disposition::StoreFailed { reason } => {
-                    tracing::error!(event = "event_not_recorded", message_id = id, reason = %reason, "left on the queue");
-                    self.metrics.inc(
-                        "smr_events_received_total",
-                        &[("family", "unknown"), ("outcome", "store_error")],
-                    );
-                }
+                        .unwrap_or("?"),
+                    reason,
+                },
+                Disposition::StoreFailed { reason } => Received::StoreFailed { reason },
+            };
+            EventReceived {
+                message_id: id,
+                received,
             }
+            .emit(&self.metrics);
             if disposition.delete() {
                 if let Some(handle) = m.receipt_handle() {
                     if let Ok(entry) = DeleteMessageBatchRequestEntry::builder()

@@ -4,9 +4,11 @@
 pub mod audit;
 pub mod aws;
 pub mod claims;
+pub mod clock;
 pub mod config;
 pub mod controls;
 pub mod daemon;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod events;
 pub mod http;
@@ -17,6 +19,8 @@ pub mod model;
 pub mod policy;
 pub mod reconcile;
 pub mod shutdown;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
+pub mod telemetry;
 pub mod workflow;

@@ -3,15 +3,19 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+#[cfg(feature = "sim")]
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use sagemaker_remediator::audit::{self, Progress};
 use sagemaker_remediator::config::{Config, LogFormat};
+#[cfg(feature = "sim")]
 use sagemaker_remediator::sim::{SimConfig, Simulator};
 use sagemaker_remediator::store::SqliteStore;
-use sagemaker_remediator::{aws, daemon, demo, journal, shutdown};
+use sagemaker_remediator::{aws, daemon, journal};
+#[cfg(feature = "sim")]
+use sagemaker_remediator::{demo, shutdown};
 
 /// Keeps Amazon SageMaker compliant with the AWS Security Hub controls SageMaker.1 to
 /// SageMaker.8.
@@ -64,10 +68,12 @@ enum Command {
     /// Show what the tool does, with no AWS account: starts a built-in SageMaker simulator,
     /// seeds a small fleet with compliant and violating resources, audits it, then runs the
     /// daemon in enforce mode on events for the violations and shows each remediation.
+    #[cfg(feature = "sim")]
     Demo,
     /// Check the configuration (defaults, --config file, SMR_* environment) and report every
     /// problem at once. Exit code 0 when valid, 1 otherwise.
     ValidateConfig,
+    #[cfg(feature = "sim")]
     /// Run the SageMaker simulator standalone on 127.0.0.1 (for tests and local experiments).
     ///
     /// Speaks the SageMaker JSON protocol: point the AWS SDK or CLI at it with
@@ -173,9 +179,11 @@ fn init_logging(config: &Config) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    #[cfg_attr(not(feature = "sim"), allow(unused_mut))]
     let Some(mut config) = load_config(cli.config.as_deref()) else {
         return Ok(ExitCode::from(1));
     };
+    #[cfg(feature = "sim")]
     if matches!(cli.command, Command::Demo) && std::env::var_os("SMR_LOG__LEVEL").is_none() {
         // The demo shows the steps itself; its logs would only interleave with them.
         config.log.level = "warn".to_string();
@@ -246,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .context("reading the journal")?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sim")]
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
             let report = demo::run(&config, &mut stdout).await?;
@@ -255,6 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(2)
             })
         }
+        #[cfg(feature = "sim")]
         Command::Simulator {
             port,
             delay_ms,

@@ -102,48 +102,6 @@ impl ControlId {
     pub fn parse(s: &str) -> Option<ControlId> {
         ControlId::ALL.into_iter().find(|c| c.as_str() == s)
     }
-
-    /// The resource type this control judges.
-    pub fn resource_type(self) -> ResourceType {
-        match self {
-            ControlId::SageMaker1
-            | ControlId::SageMaker2
-            | ControlId::SageMaker3
-            | ControlId::SageMaker8 => ResourceType::NotebookInstance,
-            ControlId::SageMaker4 => ResourceType::EndpointConfig,
-            ControlId::SageMaker5 => ResourceType::Model,
-            ControlId::SageMaker6 => ResourceType::AppImageConfig,
-            ControlId::SageMaker7 => ResourceType::Image,
-        }
-    }
-
-    /// How a failure of this control can be remedied.
-    pub fn remediation(self) -> Remediation {
-        match self {
-            ControlId::SageMaker3 | ControlId::SageMaker8 => Remediation::Fix,
-            ControlId::SageMaker6 | ControlId::SageMaker7 => Remediation::Tag,
-            ControlId::SageMaker4 => Remediation::Replace,
-            ControlId::SageMaker1 | ControlId::SageMaker2 | ControlId::SageMaker5 => {
-                Remediation::Recreate
-            }
-        }
-    }
-
-    /// A one-line title, as in the Security Hub control reference.
-    pub fn title(self) -> &'static str {
-        match self {
-            ControlId::SageMaker1 => "notebook instances should not have direct internet access",
-            ControlId::SageMaker2 => "notebook instances should be launched in a custom VPC",
-            ControlId::SageMaker3 => "users should not have root access to notebook instances",
-            ControlId::SageMaker4 => {
-                "endpoint production variants should have more than one instance"
-            }
-            ControlId::SageMaker5 => "models should have network isolation enabled",
-            ControlId::SageMaker6 => "app image configs should be tagged",
-            ControlId::SageMaker7 => "images should be tagged",
-            ControlId::SageMaker8 => "notebook instances should run on supported platforms",
-        }
-    }
 }
 
 impl fmt::Display for ControlId {

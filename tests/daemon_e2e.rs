@@ -283,7 +283,7 @@ async fn malformed_and_unrelated_messages_do_not_stop_the_consumer_nor_lose_good
             ("InService".to_string(), "Disabled".to_string())
         );
     }
-    // The four malformed messages end in the dead-letter queue (maxReceiveCount 2); the
+    // The four malformed messages end in the dead-letter queue (maxReceiveCount 5); the
     // unrelated one was deleted.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while world.dlq_depth().await < 4 {

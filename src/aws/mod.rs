@@ -1,6 +1,7 @@
 //! AWS access: SDK configuration and credentials per account, narrow traits over the calls we
 //! make, and the one place where AWS errors are classified.
 
+pub mod clients;
 pub mod sagemaker;
 pub mod stack;
 
@@ -15,6 +16,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::AccountConfig;
 
+pub use clients::{stack_settings, AccountNotConfigured, ClientFactory, Clients};
 pub use sagemaker::{SageMakerApi, SdkSageMaker};
 pub use stack::{CallStack, StackSettings};
 

@@ -6,7 +6,8 @@
 //!    so throttling is avoided rather than retried (none for the audit, which is bounded by
 //!    its concurrency instead);
 //! 3. timeout: the whole call, SDK retries included, must end within `call_timeout`;
-//! 4. fault injection (tests only): fails a share of calls with a chosen error class;
+//! 4. fault injection (only with the `failpoints` feature, for tests): fails a share of calls
+//!    with a chosen error class;
 //! 5. the call itself (an SDK future; the SDK keeps its own retry for throttling and 5xx).
 //!
 //! A call is any future yielding `Result<T, AwsError>`; the stack carries it as a boxed job
@@ -16,17 +17,17 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tower::buffer::Buffer;
 use tower::limit::RateLimitLayer;
 use tower::timeout::TimeoutLayer;
 use tower::util::BoxService;
-use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::{AwsError, ErrorClass};
 use crate::metrics::Metrics;
+use crate::telemetry::{AwsCall, InternalEvent};
 
 /// One AWS call travelling through the stack.
 pub struct Job {
@@ -35,6 +36,7 @@ pub struct Job {
 }
 
 /// Faults injected before the SDK (tests only): `share` of calls fail with `class`.
+#[cfg(feature = "failpoints")]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InjectedFaults {
     pub share: f64,
@@ -47,6 +49,7 @@ pub struct StackSettings {
     /// `None`: no rate limit.
     pub requests_per_second: Option<f64>,
     pub call_timeout: Duration,
+    #[cfg(feature = "failpoints")]
     pub faults: Option<InjectedFaults>,
 }
 
@@ -55,6 +58,7 @@ impl Default for StackSettings {
         StackSettings {
             requests_per_second: Some(10.0),
             call_timeout: Duration::from_secs(60),
+            #[cfg(feature = "failpoints")]
             faults: None,
         }
     }
@@ -90,10 +94,12 @@ impl CallStack {
     /// Builds the stack. Must be called within a tokio runtime (the buffer spawns a worker).
     pub fn new(settings: StackSettings) -> CallStack {
         let (num, per) = rate(settings.requests_per_second);
-        let inner = ServiceBuilder::new()
+        let builder = ServiceBuilder::new()
             .layer(RateLimitLayer::new(num, per))
-            .layer(TimeoutLayer::new(settings.call_timeout))
-            .layer(FaultLayer(settings.faults))
+            .layer(TimeoutLayer::new(settings.call_timeout));
+        #[cfg(feature = "failpoints")]
+        let builder = builder.layer(FaultLayer(settings.faults));
+        let inner = builder
             .service(tower::service_fn(|job: Job| async move {
                 job.future.await;
                 Ok::<(), Infallible>(())
@@ -123,10 +129,7 @@ impl CallStack {
                 Ok(_) => "ok",
                 Err(e) => e.class.as_str(),
             };
-            metrics.inc(
-                "smr_aws_calls_total",
-                &[("operation", operation), ("class", class)],
-            );
+            AwsCall { operation, class }.emit(metrics);
         }
         result
     }
@@ -165,7 +168,8 @@ impl CallStack {
 
 /// Turns a stack-level failure (timeout, injected fault, closed buffer) into an [`AwsError`].
 fn stack_error(operation: &'static str, e: BoxError) -> AwsError {
-    if let Some(injected) = e.downcast_ref::<Injected>() {
+    #[cfg(feature = "failpoints")]
+    if let Some(injected) = e.downcast_ref::<fault::Injected>() {
         return AwsError {
             operation,
             resource: None,
@@ -188,64 +192,77 @@ fn stack_error(operation: &'static str, e: BoxError) -> AwsError {
     }
 }
 
-/// The error an injected fault carries.
-#[derive(Debug)]
-struct Injected(ErrorClass);
+/// Fault injection, only in builds with the `failpoints` feature.
+#[cfg(feature = "failpoints")]
+mod fault {
+    use std::task::{Context, Poll};
 
-impl std::fmt::Display for Injected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "injected {} fault", self.0)
-    }
-}
+    use tower::Layer;
 
-impl std::error::Error for Injected {}
+    use super::*;
 
-/// Fails a share of calls before they reach the SDK (none when `None`).
-#[derive(Debug, Clone, Copy)]
-pub struct FaultLayer(pub Option<InjectedFaults>);
+    /// The error an injected fault carries.
+    #[derive(Debug)]
+    pub(super) struct Injected(pub(super) ErrorClass);
 
-impl<S> Layer<S> for FaultLayer {
-    type Service = Fault<S>;
-    fn layer(&self, inner: S) -> Fault<S> {
-        Fault {
-            inner,
-            faults: self.0.map(Arc::new),
+    impl std::fmt::Display for Injected {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "injected {} fault", self.0)
         }
     }
-}
 
-/// See [`FaultLayer`].
-#[derive(Debug, Clone)]
-pub struct Fault<S> {
-    inner: S,
-    faults: Option<Arc<InjectedFaults>>,
-}
+    impl std::error::Error for Injected {}
 
-impl<S> Service<Job> for Fault<S>
-where
-    S: Service<Job, Response = ()>,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = ();
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+    /// Fails a share of calls before they reach the SDK (none when `None`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct FaultLayer(pub Option<InjectedFaults>);
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, job: Job) -> Self::Future {
-        if let Some(faults) = &self.faults {
-            if rand::random::<f64>() < faults.share {
-                let class = faults.class;
-                return Box::pin(async move { Err(Box::new(Injected(class)) as BoxError) });
+    impl<S> Layer<S> for FaultLayer {
+        type Service = Fault<S>;
+        fn layer(&self, inner: S) -> Fault<S> {
+            Fault {
+                inner,
+                faults: self.0.map(Arc::new),
             }
         }
-        let fut = self.inner.call(job);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+
+    /// See [`FaultLayer`].
+    #[derive(Debug, Clone)]
+    pub struct Fault<S> {
+        inner: S,
+        faults: Option<Arc<InjectedFaults>>,
+    }
+
+    impl<S> Service<Job> for Fault<S>
+    where
+        S: Service<Job, Response = ()>,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        type Response = ();
+        type Error = BoxError;
+        type Future = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            self.inner.poll_ready(cx).map_err(Into::into)
+        }
+
+        fn call(&mut self, job: Job) -> Self::Future {
+            if let Some(faults) = &self.faults {
+                if rand::random::<f64>() < faults.share {
+                    let class = faults.class;
+                    return Box::pin(async move { Err(Box::new(Injected(class)) as BoxError) });
+                }
+            }
+            let fut = self.inner.call(job);
+            Box::pin(async move { fut.await.map_err(Into::into) })
+        }
     }
 }
+
+#[cfg(feature = "failpoints")]
+pub use fault::{Fault, FaultLayer};
 
 #[cfg(test)]
 mod tests {
@@ -281,6 +298,7 @@ mod tests {
         assert!(err.message.contains("timed out"), "{}", err.message);
     }
 
+    #[cfg(feature = "failpoints")]
     #[tokio::test]
     async fn injected_faults_fail_every_call_at_share_one() {
         let stack = CallStack::new(StackSettings {

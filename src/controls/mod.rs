@@ -4,6 +4,7 @@
 //! [`evaluate_control`] against one. The checks live in one file per family: `notebook`
 //! (SageMaker.1, .2, .3, .8), `endpoint` (.4), `model` (.5) and `tags` (.6, .7).
 
+pub mod catalogue;
 mod endpoint;
 mod model;
 mod notebook;

@@ -6,34 +6,6 @@ use crate::model::{ControlId, ResourceType};
 
 const FAMILY: Family = Family::Config;
 
-/// The managed rule behind each control. Security Hub's service-linked copies are named
-/// `securityhub-<rule>-<hash>`, so rule names are matched by substring.
-const RULES: [(&str, ControlId); 8] = [
-    (
-        "sagemaker-notebook-no-direct-internet-access",
-        ControlId::SageMaker1,
-    ),
-    (
-        "sagemaker-notebook-instance-inside-vpc",
-        ControlId::SageMaker2,
-    ),
-    (
-        "sagemaker-notebook-instance-root-access-check",
-        ControlId::SageMaker3,
-    ),
-    (
-        "sagemaker-endpoint-config-prod-instance-count",
-        ControlId::SageMaker4,
-    ),
-    ("sagemaker-model-isolation-enabled", ControlId::SageMaker5),
-    ("sagemaker-app-image-config-tagged", ControlId::SageMaker6),
-    ("sagemaker-image-tagged", ControlId::SageMaker7),
-    (
-        "sagemaker-notebook-instance-platform-version",
-        ControlId::SageMaker8,
-    ),
-];
-
 pub(super) fn parse(env: &Envelope) -> Result<Parsed, ParseError> {
     let d = env.detail;
     let config_type =
@@ -104,12 +76,13 @@ fn from_arn(
     })
 }
 
-/// The controls a rule name stands for, restricted to those judging `resource_type`.
+/// The controls a rule name stands for, restricted to those judging `resource_type`. Security
+/// Hub's service-linked copies of the managed rules are named `securityhub-<rule>-<hash>`, so
+/// rule names are matched by substring (the rules are in the control catalogue).
 fn controls_for(rule: &str, resource_type: ResourceType) -> Vec<ControlId> {
-    RULES
-        .iter()
-        .filter(|(base, control)| rule.contains(base) && control.resource_type() == resource_type)
-        .map(|(_, control)| *control)
+    ControlId::ALL
+        .into_iter()
+        .filter(|c| rule.contains(c.config_rule()) && c.resource_type() == resource_type)
         .collect()
 }
 

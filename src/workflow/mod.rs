@@ -9,6 +9,7 @@ pub mod notebook;
 pub mod tags;
 
 pub use notebook::{
-    compliant, next, on_error, Command, Limits, Millis, NotebookState, Observation, Outcome, Phase,
+    compliant, next, on_error, performed, Command, Limits, Millis, NotebookState, Observation,
+    Outcome, Phase,
 };
 pub use tags::tags_to_add;

@@ -38,7 +38,8 @@
 //!   Updating + Updating waits, Updating + compliant never updates again, Starting + (Pending |
 //!   InService) never starts again. A command journaled but never performed is sent again.
 //! - People win: once our Stop has taken effect (Stopping or Stopped seen), a notebook seen
-//!   InService or Pending again before our Start was started by someone else. The fix ends at
+//!   InService or Pending again before our Start was started by someone else; so is one that
+//!   shows Pending, or InService on two looks, after our Stop was accepted ([`performed`]). The fix ends at
 //!   once as [`Outcome::Interrupted`], with no second Stop; the reconciler then keeps it from
 //!   being stopped again for a quiet period.
 //! - One cycle for both controls: one Update carries every field that still differs, and only
@@ -148,6 +149,13 @@ pub struct NotebookState {
     /// notebook seen running again before our Start was started by someone else.
     #[serde(default)]
     pub stop_seen: bool,
+    /// Our Stop was accepted (the call returned success; see [`performed`]).
+    #[serde(default)]
+    pub stop_sent: bool,
+    /// Looks that showed the notebook still InService after our accepted Stop, before any
+    /// Stopping or Stopped.
+    #[serde(default)]
+    pub running_after_stop: u32,
     /// The failure is one that retrying cannot cure (access denied, invalid request): the
     /// remediation needs a person.
     #[serde(default)]
@@ -167,6 +175,8 @@ impl NotebookState {
             failure: None,
             outcome: None,
             stop_seen: false,
+            stop_sent: false,
+            running_after_stop: 0,
             permanent: false,
         }
     }
@@ -300,6 +310,23 @@ pub fn next(
             finish_compliant(s, now)
         }
         (Phase::Stopping, S::InService | S::Pending) if s.stop_seen => interrupted(s, o, now),
+        // Our Stop was accepted but never seen to take effect. Pending only follows a Start:
+        // someone started it. InService may be a Describe lagging behind our Stop: look once
+        // more; still InService then means someone started it (a real Stop shows Stopping).
+        (Phase::Stopping, S::InService | S::Pending) if s.stop_sent && ok => {
+            finish_compliant(s, now)
+        }
+        (Phase::Stopping, S::Pending) if s.stop_sent => interrupted(s, o, now),
+        (Phase::Stopping, S::InService) if s.stop_sent && s.running_after_stop >= 1 => {
+            interrupted(s, o, now)
+        }
+        (Phase::Stopping, S::InService) if s.stop_sent => {
+            s.running_after_stop += 1;
+            let reason = "our Stop was accepted but the notebook still shows InService; \
+                          looking once more"
+                .to_string();
+            (s, Command::Wait { reason })
+        }
         (Phase::Stopping, S::Stopped | S::Failed) if ok => wind_up(s, now, limits),
         (Phase::Stopping, S::Stopped | S::Failed) => update(plan, s, o, now, limits),
         (Phase::Stopping, S::InService) if ok => finish_compliant(s, now),
@@ -363,6 +390,17 @@ fn observe(
         }
         _ => wait(s, o, now, limits),
     }
+}
+
+/// The state after the executor performed `command` successfully: an accepted Stop is
+/// remembered, so a notebook seen running afterwards is not stopped a second time.
+pub fn performed(state: &NotebookState, command: &Command) -> NotebookState {
+    let mut s = state.clone();
+    if *command == Command::Stop {
+        s.stop_sent = true;
+        s.running_after_stop = 0;
+    }
+    s
 }
 
 /// Someone else started the notebook while our fix held it stopped: give up at once.
@@ -1473,14 +1511,51 @@ mod tests {
     }
 
     #[test]
+    fn a_notebook_running_after_our_accepted_stop_was_started_by_someone() {
+        let (s, c) = drive(&both(), NotebookState::new(0), &[bad("InService")]);
+        assert_eq!(kinds(&c), ["stop"]);
+        let s = performed(&s, &c[0]);
+        assert!(s.stop_sent);
+        // Never seen Stopping: InService may lag once, a second look decides.
+        let (s2, c2) = drive(&both(), s.clone(), &[bad("InService"), bad("InService")]);
+        assert_eq!(kinds(&c2), ["wait", "interrupted"]);
+        assert_eq!(s2.stop_attempts, 1, "no second Stop");
+        // A lagging Describe: the next look shows the Stop under way, and the fix goes on.
+        let (s3, c3) = drive(
+            &both(),
+            s.clone(),
+            &[bad("InService"), bad("Stopping"), bad("Stopped")],
+        );
+        assert_eq!(kinds(&c3), ["wait", "wait", "update"]);
+        assert!(s3.stop_seen);
+        // Pending only follows a Start.
+        let (_, c4) = drive(&both(), s.clone(), &[bad("Pending")]);
+        assert_eq!(kinds(&c4), ["interrupted"]);
+        // Compliant and running: done.
+        let (_, c5) = drive(&both(), s, &[good("InService")]);
+        assert_eq!(kinds(&c5), ["fixed"]);
+        // Only a Stop is remembered.
+        assert_eq!(
+            performed(&NotebookState::new(0), &Command::Start),
+            NotebookState::new(0)
+        );
+    }
+
+    #[test]
     fn old_journal_states_without_the_new_fields_still_load() {
         let json = r#"{"phase":"Stopping","prior_status":"InService","restart":true,
             "update_attempts":0,"start_attempts":0,"stop_attempts":1,"phase_since":5,
             "failure":null,"outcome":null}"#;
         let s: NotebookState = serde_json::from_str(json).unwrap();
         assert_eq!(
-            (s.phase, s.stop_seen, s.permanent),
-            (Stopping, false, false)
+            (
+                s.phase,
+                s.stop_seen,
+                s.stop_sent,
+                s.running_after_stop,
+                s.permanent
+            ),
+            (Stopping, false, false, 0, false)
         );
     }
 

@@ -57,13 +57,16 @@ impl World {
             .queue_url
             .unwrap();
         let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+        // maxReceiveCount 5, as in deploy/: a daemon that is killed or stopped leaves its long
+        // poll open at the queue, which may still take a message (it comes back after the 1 s
+        // visibility timeout), so a message can be received more than once on its way.
         let queue_url = sqs
             .create_queue()
             .queue_name("smr-events")
             .attributes(QueueAttributeName::VisibilityTimeout, "1")
             .attributes(
                 QueueAttributeName::RedrivePolicy,
-                json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2" }).to_string(),
+                json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string(),
             )
             .send()
             .await

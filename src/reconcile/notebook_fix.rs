@@ -1,0 +1,260 @@
+//! The executor of the in-place notebook fix: Describe, [`workflow::next`], journal, act;
+//! until the workflow finishes, suspends, or shutdown is requested. The decisions are the pure
+//! step machine's (`workflow::notebook`); this file does the I/O around them.
+
+use crate::telemetry::{InternalEvent, WorkflowRetry};
+use crate::workflow::{self, Command, Observation, Outcome};
+
+use super::*;
+
+/// Resumes a journaled notebook fix.
+pub(super) async fn resume<S: Store, C: ClientFactory, A: SageMakerApi>(
+    ctx: &Context<S, C>,
+    api: &A,
+    running: crate::store::Remediation,
+) -> Result<Action, ReconcileError> {
+    let plan: NotebookPlan =
+        serde_json::from_value(running.state["plan"].clone()).map_err(|e| {
+            ReconcileError::Journal {
+                arn: running.arn.clone(),
+                message: e.to_string(),
+            }
+        })?;
+    let state: NotebookState =
+        serde_json::from_value(running.state["state"].clone()).map_err(|e| {
+            ReconcileError::Journal {
+                arn: running.arn.clone(),
+                message: e.to_string(),
+            }
+        })?;
+    let resource = ResourceRef {
+        account: running.account.clone(),
+        region: running.region.clone(),
+        resource_type: running.resource_type,
+        name: running.name.clone(),
+        arn: running.arn.clone(),
+    };
+    ctx.step(
+        running.id,
+        &resource,
+        "Resume",
+        "observed",
+        format!("resuming in phase {:?}", state.phase),
+    )?;
+    run(ctx, api, running.id, &resource, &plan, state).await
+}
+
+/// The notebook fix executor: Describe, `workflow::next`, journal, act; until the workflow
+/// finishes, suspends, or shutdown is requested.
+pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
+    ctx: &Context<S, C>,
+    api: &A,
+    id: i64,
+    resource: &ResourceRef,
+    plan: &NotebookPlan,
+    mut state: NotebookState,
+) -> Result<Action, ReconcileError> {
+    let arn = &resource.arn;
+    let name = &resource.name;
+    let limits = ctx.limits();
+    let remediation = &ctx.config.remediation;
+    let mut poll = remediation.poll_interval();
+    let mut last_wait = String::new();
+    let controls = fix_controls(plan);
+    let fingerprint = plan_fingerprint(plan);
+    // The notebook's settings at the last Describe, for the failure memory.
+    let mut version = String::new();
+    // Since when Describe keeps failing with throttling or transient errors.
+    let mut describe_failing_since: Option<Millis> = None;
+    let save = |state: &NotebookState, status: RemediationStatus, outcome: Option<&str>| {
+        ctx.store
+            .save_state(id, &fix_state_json(plan, state), status, outcome, ctx.now())
+            .map_err(ctx.store_err(arn))
+    };
+    loop {
+        if ctx.shutdown.is_requested() {
+            ctx.step(
+                id,
+                resource,
+                "Pause",
+                "wait",
+                "shutdown requested; the next start resumes here".into(),
+            )?;
+            return Ok(Action::RequeueAfter(Duration::ZERO));
+        }
+        let observed = match api.describe_notebook(name).await {
+            Ok(n) => {
+                describe_failing_since = None;
+                version = retry::settings_version(&Detail::Notebook(n.clone()));
+                Some(Observation {
+                    status: n.status,
+                    root_access: n.root_access,
+                    platform: n.platform_identifier,
+                })
+            }
+            Err(e) if e.class == ErrorClass::NotFound => None,
+            // Throttled or transient while the fix waits: look again after a poll interval,
+            // inside this reconcile (the SDK already retried the call), for up to a step timeout.
+            Err(e)
+                if e.class.is_retryable()
+                    && ctx.now() - *describe_failing_since.get_or_insert(ctx.now())
+                        <= limits.step_timeout_ms =>
+            {
+                WorkflowRetry {
+                    resource_arn: arn,
+                    error: &e,
+                }
+                .emit(&ctx.metrics);
+                // On shutdown the sleep ends early; the top of the loop journals the pause.
+                ctx.shutdown.sleep(remediation.poll_interval()).await;
+                continue;
+            }
+            Err(e) => {
+                ctx.step(id, resource, "Describe", "error", e.to_string())?;
+                return Err(ReconcileError::Aws {
+                    arn: arn.clone(),
+                    source: e,
+                });
+            }
+        };
+        let (next_state, mut command) =
+            workflow::next(plan, &state, observed.as_ref(), ctx.now(), &limits);
+        state = next_state;
+        save(&state, RemediationStatus::Running, None)?;
+        if let Some(call) = mutating(&command) {
+            ctx.step(id, resource, call, "intent", describe_command(&command))?;
+            let result = match &command {
+                Command::Stop => api.stop_notebook(name).await,
+                Command::Start => api.start_notebook(name).await,
+                Command::Update {
+                    disable_root_access,
+                    platform,
+                } => {
+                    api.update_notebook(name, *disable_root_access, platform.as_deref())
+                        .await
+                }
+                _ => Ok(()),
+            };
+            match result {
+                Ok(()) => {
+                    ctx.step(id, resource, call, "done", describe_command(&command))?;
+                    if command == Command::Stop {
+                        state = workflow::performed(&state, &command);
+                        save(&state, RemediationStatus::Running, None)?;
+                    }
+                    poll = remediation.poll_interval();
+                    last_wait.clear();
+                    continue;
+                }
+                Err(e) => {
+                    ctx.step(id, resource, call, "error", e.to_string())?;
+                    let (after, then) =
+                        workflow::on_error(plan, &state, &command, e.class, &e.message, ctx.now());
+                    state = after;
+                    save(&state, RemediationStatus::Running, None)?;
+                    command = then;
+                    if mutating(&command).is_some() {
+                        // The workflow asks for another call (e.g. restart after a denied
+                        // update): the next round re-observes first and issues it.
+                        continue;
+                    }
+                }
+            }
+        }
+        match command {
+            Command::Wait { reason } => {
+                if reason != last_wait {
+                    ctx.step(id, resource, "Wait", "wait", reason.clone())?;
+                    last_wait = reason;
+                }
+                if !ctx.shutdown.sleep(poll).await {
+                    continue; // shutdown: journaled at the top of the loop
+                }
+                poll = (poll * 2).min(remediation.max_poll_interval());
+            }
+            Command::Suspend { reason } => {
+                ctx.step(id, resource, "Suspend", "wait", reason)?;
+                return Ok(Action::RequeueAfter(remediation.max_poll_interval()));
+            }
+            Command::Finish(outcome) => {
+                let setback = match &outcome {
+                    Outcome::Failed { reason } => Some((
+                        Setback::Failed {
+                            permanent: state.permanent,
+                        },
+                        reason.as_str(),
+                    )),
+                    Outcome::Interrupted { reason } => {
+                        Some((Setback::Interrupted, reason.as_str()))
+                    }
+                    Outcome::Fixed | Outcome::AlreadyCompliant | Outcome::Gone => None,
+                };
+                let (status, label, text) = match &outcome {
+                    Outcome::Fixed => (RemediationStatus::Succeeded, "fixed", "fixed".to_string()),
+                    Outcome::AlreadyCompliant => (
+                        RemediationStatus::Succeeded,
+                        "already-compliant",
+                        "already compliant".to_string(),
+                    ),
+                    Outcome::Gone => (
+                        RemediationStatus::Succeeded,
+                        "gone",
+                        "resource gone".to_string(),
+                    ),
+                    Outcome::Failed { reason } => (
+                        RemediationStatus::Failed,
+                        "failed",
+                        format!("failed: {reason}"),
+                    ),
+                    Outcome::Interrupted { reason } => {
+                        (RemediationStatus::Abandoned, "interrupted", reason.clone())
+                    }
+                };
+                ctx.step(id, resource, "Finish", "done", text.clone())?;
+                save(&state, status, Some(&text))?;
+                ctx.remember(
+                    resource,
+                    NOTEBOOK_FIX,
+                    &controls,
+                    &fingerprint,
+                    &version,
+                    id,
+                    setback,
+                )?;
+                for c in fix_controls(plan) {
+                    ctx.ended(resource, c, label);
+                }
+                return Ok(Action::Done);
+            }
+            Command::Stop | Command::Start | Command::Update { .. } => {}
+        }
+    }
+}
+
+fn mutating(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Stop => Some("StopNotebookInstance"),
+        Command::Start => Some("StartNotebookInstance"),
+        Command::Update { .. } => Some("UpdateNotebookInstance"),
+        _ => None,
+    }
+}
+
+fn describe_command(command: &Command) -> String {
+    match command {
+        Command::Update {
+            disable_root_access,
+            platform,
+        } => {
+            let mut parts = Vec::new();
+            if *disable_root_access {
+                parts.push("RootAccess=Disabled".to_string());
+            }
+            if let Some(p) = platform {
+                parts.push(format!("PlatformIdentifier={p}"));
+            }
+            parts.join(" ")
+        }
+        _ => String::new(),
+    }
+}

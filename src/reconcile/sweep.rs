@@ -1,0 +1,94 @@
+//! The periodic full sweep: every configured account and region, every failing resource
+//! becomes a trigger, so lost or never-configured events are caught up.
+
+use aws_config::SdkConfig;
+
+use crate::audit::{self, Progress, Target};
+use crate::events::{self, Family};
+
+use super::*;
+
+/// Turns every failing resource of a sweep into a trigger.
+pub fn sweep_triggers(snapshots: &[Snapshot], params: &controls::Params) -> Vec<Trigger> {
+    let mut out = Vec::new();
+    for s in snapshots {
+        let failed: Vec<ControlId> = controls::evaluate(s, params)
+            .into_iter()
+            .filter(|e| e.status == Status::Failed)
+            .map(|e| e.control)
+            .collect();
+        if failed.is_empty() {
+            continue;
+        }
+        let r = &s.resource;
+        out.push(Trigger {
+            account: r.account.clone(),
+            region: r.region.clone(),
+            resource_type: r.resource_type,
+            arn: events::parse_arn(&r.arn)
+                .map(|(_, _, _, a)| a)
+                .unwrap_or_else(|| r.arn.clone()),
+            name: Some(r.name.clone()),
+            family: Family::Sweep,
+            event_id: format!("sweep-{}", now_ms()),
+            controls: failed,
+        });
+    }
+    out
+}
+
+/// One full sweep of every configured account and region: failing resources become triggers.
+pub async fn sweep_once<S: Store, C: ClientFactory>(
+    ctx: &Context<S, C>,
+    base: &SdkConfig,
+) -> Result<SweepOutcome, StoreError> {
+    let (targets, errors) = audit::targets(&ctx.config, base).await;
+    for e in &errors {
+        tracing::warn!(event = "sweep_error", error = %audit::describe_error(e));
+    }
+    let mut total = 0;
+    let mut answered = false;
+    for (target, _) in targets {
+        let Target { account, region } = &target;
+        let api = match ctx.clients.sagemaker(account, region).await {
+            Ok(api) => api,
+            Err(e) => {
+                tracing::warn!(event = "sweep_error", error = %e);
+                continue;
+            }
+        };
+        let sweep = audit::sweep(
+            &api,
+            &target,
+            ctx.config.audit.concurrency,
+            &Progress::new(false),
+        )
+        .await;
+        for e in &sweep.errors {
+            tracing::warn!(event = "sweep_error", error = %audit::describe_error(e));
+        }
+        // Some List call answered unless every one of the five kinds failed to list.
+        let failed_lists = sweep
+            .errors
+            .iter()
+            .filter(|e| e.resource_arn.is_none())
+            .count();
+        answered |= failed_lists < ResourceType::ALL.len();
+        let triggers = sweep_triggers(&sweep.snapshots, &ctx.config.control_params());
+        total += triggers.len();
+        ctx.store.enqueue(&triggers, ctx.now())?;
+    }
+    ctx.wake.notify_one();
+    Ok(SweepOutcome {
+        failing_resources: total,
+        aws_answered: answered,
+    })
+}
+
+/// What one sweep found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOutcome {
+    pub failing_resources: usize,
+    /// At least one List call of one account and region answered.
+    pub aws_answered: bool,
+}

@@ -1,0 +1,53 @@
+//! The SageMaker.6/.7 tag fix: AddTags with the missing keys, journaled, remembered when it
+//! fails.
+
+use super::*;
+
+/// SageMaker.6/.7: AddTags with the missing keys (never overwriting a value), then verify.
+pub(super) async fn add_tags<S: Store, C: ClientFactory, A: SageMakerApi>(
+    ctx: &Context<S, C>,
+    api: &A,
+    resource: &ResourceRef,
+    decision: &Decision,
+) -> Result<(), ReconcileError> {
+    let control = match resource.resource_type {
+        ResourceType::Image => ControlId::SageMaker7,
+        _ => ControlId::SageMaker6,
+    };
+    let plan = json!({ "add_tags": decision.add_tags });
+    if decision.dry_run {
+        return record_dry_run(ctx, resource, TAG_FIX, &[control], plan);
+    }
+    let arn = &resource.arn;
+    let fingerprint = plan.to_string();
+    if ctx.held(resource, TAG_FIX, &fingerprint, "")?.is_some() {
+        return Ok(());
+    }
+    let id = ctx.begin(resource, &[control], TAG_FIX, false, &plan)?;
+    let keys: Vec<&str> = decision.add_tags.iter().map(|t| t.key.as_str()).collect();
+    ctx.step(id, resource, "AddTags", "intent", keys.join(", "))?;
+    let (status, outcome, permanent) = match api.add_tags(arn, &decision.add_tags).await {
+        Ok(()) => {
+            ctx.step(id, resource, "AddTags", "done", keys.join(", "))?;
+            (RemediationStatus::Succeeded, "fixed".to_string(), false)
+        }
+        Err(e) => {
+            ctx.step(id, resource, "AddTags", "error", e.to_string())?;
+            let permanent = e.class.is_permanent();
+            (RemediationStatus::Failed, format!("failed: {e}"), permanent)
+        }
+    };
+    ctx.store
+        .save_state(id, &plan, status, Some(&outcome), ctx.now())
+        .map_err(ctx.store_err(arn))?;
+    let setback = (status == RemediationStatus::Failed)
+        .then_some((Setback::Failed { permanent }, outcome.as_str()));
+    ctx.remember(resource, TAG_FIX, &[control], &fingerprint, "", id, setback)?;
+    let label = if status == RemediationStatus::Succeeded {
+        "fixed"
+    } else {
+        "failed"
+    };
+    ctx.ended(resource, control, label);
+    Ok(())
+}

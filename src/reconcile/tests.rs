@@ -1,0 +1,676 @@
+//! Unit tests of the reconciler and the scheduler: a hand-written fake SageMaker (statuses and
+//! transitions only, no wire protocol), a real SQLite store in a temporary directory, and
+//! tokio's paused clock, so waits of minutes take no time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use super::*;
+use crate::aws::sagemaker::Listed;
+use crate::aws::AccountNotConfigured;
+use crate::config::{AccountConfig, Mode};
+use crate::events::{Family, Trigger};
+use crate::model::{EndpointConfig, Image, Model, Notebook, NotebookStatus};
+use crate::shutdown;
+use crate::store::{Hold, SqliteStore};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "eu-west-1";
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:notebook-instance/{name}")
+}
+
+struct FakeNotebook {
+    status: NotebookStatus,
+    root_access: String,
+    /// The status a transition under way ends in, and how many Describes it still takes.
+    pending: Option<(NotebookStatus, u32)>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    notebooks: BTreeMap<String, FakeNotebook>,
+    calls: BTreeMap<&'static str, u32>,
+    /// Errors for the next calls of an operation, in order.
+    next_errors: BTreeMap<&'static str, VecDeque<ErrorClass>>,
+    /// An error for every call of an operation.
+    always: BTreeMap<&'static str, ErrorClass>,
+    /// Describes a transition takes.
+    transition_describes: u32,
+}
+
+/// A fake SageMaker that knows notebook statuses and nothing else.
+#[derive(Clone, Default)]
+struct Fake(Arc<Mutex<FakeState>>);
+
+impl Fake {
+    fn new(transition_describes: u32) -> Fake {
+        let fake = Fake::default();
+        fake.state().transition_describes = transition_describes;
+        fake
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.0.lock().unwrap()
+    }
+
+    fn add(&self, name: &str, status: NotebookStatus, root_access: &str) {
+        self.state().notebooks.insert(
+            name.to_string(),
+            FakeNotebook {
+                status,
+                root_access: root_access.to_string(),
+                pending: None,
+            },
+        );
+    }
+
+    fn calls(&self, op: &str) -> u32 {
+        self.state().calls.get(op).copied().unwrap_or(0)
+    }
+
+    fn status(&self, name: &str) -> (NotebookStatus, String) {
+        let state = self.state();
+        let nb = &state.notebooks[name];
+        (nb.status.clone(), nb.root_access.clone())
+    }
+
+    /// Counts the call and answers with an injected error, if one is due.
+    fn enter(&self, op: &'static str, name: &str) -> Result<(), AwsError> {
+        let mut state = self.state();
+        *state.calls.entry(op).or_default() += 1;
+        let injected = match state.next_errors.get_mut(op).and_then(VecDeque::pop_front) {
+            Some(class) => Some(class),
+            None => state.always.get(op).copied(),
+        };
+        match injected {
+            Some(class) => Err(error(op, name, class)),
+            None => Ok(()),
+        }
+    }
+
+    /// A transition from one of `from` to `via`, ending in `to`.
+    fn transition(
+        &self,
+        op: &'static str,
+        name: &str,
+        from: &[NotebookStatus],
+        via: NotebookStatus,
+        to: NotebookStatus,
+    ) -> Result<(), AwsError> {
+        self.enter(op, name)?;
+        let mut state = self.state();
+        let describes = state.transition_describes;
+        let nb = state
+            .notebooks
+            .get_mut(name)
+            .ok_or_else(|| error(op, name, ErrorClass::NotFound))?;
+        if !from.contains(&nb.status) {
+            return Err(error(op, name, ErrorClass::WrongState));
+        }
+        nb.status = via;
+        nb.pending = Some((to, describes));
+        Ok(())
+    }
+}
+
+fn error(op: &'static str, name: &str, class: ErrorClass) -> AwsError {
+    AwsError {
+        operation: op,
+        resource: Some(name.to_string()),
+        class,
+        code: None,
+        message: format!("injected {class}"),
+    }
+}
+
+impl SageMakerApi for Fake {
+    async fn list_notebooks(&self) -> Result<Vec<Listed>, AwsError> {
+        self.enter("ListNotebookInstances", "")?;
+        let names: Vec<String> = self.state().notebooks.keys().cloned().collect();
+        Ok(names
+            .into_iter()
+            .map(|name| Listed {
+                arn: arn(&name),
+                name,
+            })
+            .collect())
+    }
+
+    async fn describe_notebook(&self, name: &str) -> Result<Notebook, AwsError> {
+        self.enter("DescribeNotebookInstance", name)?;
+        let mut state = self.state();
+        let nb = state
+            .notebooks
+            .get_mut(name)
+            .ok_or_else(|| error("DescribeNotebookInstance", name, ErrorClass::NotFound))?;
+        if let Some((to, left)) = nb.pending.take() {
+            if left <= 1 {
+                nb.status = to;
+            } else {
+                nb.pending = Some((to, left - 1));
+            }
+        }
+        Ok(Notebook {
+            status: nb.status.clone(),
+            direct_internet_access: Some("Disabled".into()),
+            subnet_id: Some("subnet-1".into()),
+            security_group_ids: vec!["sg-1".into()],
+            root_access: Some(nb.root_access.clone()),
+            platform_identifier: Some("notebook-al2-v3".into()),
+            instance_type: Some("ml.t3.medium".into()),
+            role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/notebook")),
+            kms_key_id: None,
+            volume_size_gb: Some(5),
+        })
+    }
+
+    async fn list_endpoint_configs(&self) -> Result<Vec<Listed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn describe_endpoint_config(&self, name: &str) -> Result<EndpointConfig, AwsError> {
+        Err(error("DescribeEndpointConfig", name, ErrorClass::NotFound))
+    }
+
+    async fn list_models(&self) -> Result<Vec<Listed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn describe_model(&self, name: &str) -> Result<Model, AwsError> {
+        Err(error("DescribeModel", name, ErrorClass::NotFound))
+    }
+
+    async fn list_images(&self) -> Result<Vec<(Listed, Image)>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn list_app_image_configs(&self) -> Result<Vec<Listed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AwsError> {
+        self.enter("ListTags", arn)?;
+        Ok(vec![Tag::new("owner", "data-science")])
+    }
+
+    async fn stop_notebook(&self, name: &str) -> Result<(), AwsError> {
+        use NotebookStatus as S;
+        self.transition(
+            "StopNotebookInstance",
+            name,
+            &[S::InService],
+            S::Stopping,
+            S::Stopped,
+        )
+    }
+
+    async fn start_notebook(&self, name: &str) -> Result<(), AwsError> {
+        use NotebookStatus as S;
+        self.transition(
+            "StartNotebookInstance",
+            name,
+            &[S::Stopped, S::Failed],
+            S::Pending,
+            S::InService,
+        )
+    }
+
+    async fn update_notebook(
+        &self,
+        name: &str,
+        disable_root_access: bool,
+        _platform: Option<&str>,
+    ) -> Result<(), AwsError> {
+        use NotebookStatus as S;
+        self.transition(
+            "UpdateNotebookInstance",
+            name,
+            &[S::Stopped, S::Failed],
+            S::Updating,
+            S::Stopped,
+        )?;
+        if disable_root_access {
+            if let Some(nb) = self.state().notebooks.get_mut(name) {
+                nb.root_access = "Disabled".into();
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_tags(&self, arn: &str, _tags: &[Tag]) -> Result<(), AwsError> {
+        self.enter("AddTags", arn)
+    }
+}
+
+/// Hands out the fake for the one configured account.
+struct FakeClients(Fake);
+
+impl ClientFactory for FakeClients {
+    type Api = Fake;
+
+    async fn sagemaker(&self, account: &str, _region: &str) -> Result<Fake, AccountNotConfigured> {
+        if account == ACCOUNT {
+            Ok(self.0.clone())
+        } else {
+            Err(AccountNotConfigured {
+                account: account.to_string(),
+            })
+        }
+    }
+}
+
+fn config() -> Config {
+    let mut config = Config {
+        mode: Mode::Enforce,
+        accounts: vec![AccountConfig {
+            id: ACCOUNT.to_string(),
+            enforce: true,
+            regions: vec![REGION.to_string()],
+            ..AccountConfig::default()
+        }],
+        ..Config::default()
+    };
+    config.remediation.poll_interval_secs = 1;
+    config.remediation.max_poll_interval_secs = 1;
+    config.daemon.claim_ttl_secs = 6;
+    config.daemon.shutdown_grace_secs = 5;
+    config
+}
+
+type Ctx = Arc<Context<SqliteStore, FakeClients>>;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    fake: Fake,
+    config: Config,
+}
+
+impl Harness {
+    fn new(transition_describes: u32) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("journal.db")).unwrap());
+        Harness {
+            _dir: dir,
+            store,
+            fake: Fake::new(transition_describes),
+            config: config(),
+        }
+    }
+
+    fn context(&self, owner: &str, shutdown: Shutdown) -> Ctx {
+        Arc::new(Context {
+            store: self.store.clone(),
+            config: Arc::new(self.config.clone()),
+            metrics: Arc::new(Metrics::new()),
+            clients: FakeClients(self.fake.clone()),
+            clock: Clock::tokio(),
+            owner: owner.to_string(),
+            shutdown,
+            observer: None,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    fn trigger(&self, ctx: &Ctx, name: &str, event: &str) {
+        let trigger = Trigger {
+            account: ACCOUNT.to_string(),
+            region: REGION.to_string(),
+            resource_type: ResourceType::NotebookInstance,
+            arn: arn(name),
+            name: Some(name.to_string()),
+            family: Family::SecurityHub,
+            event_id: event.to_string(),
+            controls: vec![ControlId::SageMaker3],
+        };
+        self.store.enqueue(&[trigger], ctx.now()).unwrap();
+        ctx.wake.notify_one();
+    }
+
+    fn journal(&self, name: &str) -> Vec<crate::store::Remediation> {
+        self.store.remediations(Some(&arn(name)), 100).unwrap()
+    }
+}
+
+/// A scheduler running on the harness's store.
+struct Running {
+    ctx: Ctx,
+    stop: shutdown::Trigger,
+    scheduler: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
+impl Harness {
+    /// Starts a scheduler as replica `owner`.
+    fn start(&self, owner: &str) -> Running {
+        let (stop, shutdown) = shutdown::channel();
+        let ctx = self.context(owner, shutdown);
+        let scheduler = tokio::spawn(run_scheduler(ctx.clone()));
+        Running {
+            ctx,
+            stop,
+            scheduler,
+        }
+    }
+
+    /// (Stop, Update, Start) calls so far.
+    fn fix_calls(&self) -> (u32, u32, u32) {
+        (
+            self.fake.calls(STOP),
+            self.fake.calls(UPDATE),
+            self.fake.calls(START),
+        )
+    }
+}
+
+impl Running {
+    /// Requests shutdown and waits for the scheduler to return.
+    async fn stop(self) {
+        self.stop.fire();
+        self.scheduler.await.unwrap().unwrap();
+    }
+}
+
+/// Waits (in paused time) until `done` holds, at most `within` of tokio time.
+async fn until(within: Duration, what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn finished(h: &Harness, name: &str, status: RemediationStatus) -> bool {
+    h.journal(name).iter().any(|r| r.status == status)
+}
+
+const STOP: &str = "StopNotebookInstance";
+const UPDATE: &str = "UpdateNotebookInstance";
+const START: &str = "StartNotebookInstance";
+const DESCRIBE: &str = "DescribeNotebookInstance";
+
+#[tokio::test(start_paused = true)]
+async fn a_fix_makes_one_stop_update_and_start_and_gives_its_claim_back() {
+    let h = Harness::new(3);
+    h.fake.add("nb", NotebookStatus::InService, "Enabled");
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    h.trigger(ctx, "nb", "e1");
+    until(Duration::from_secs(120), "the fix", || {
+        finished(&h, "nb", RemediationStatus::Succeeded)
+    })
+    .await;
+    assert_eq!(h.fix_calls(), (1, 1, 1));
+    assert_eq!(
+        h.fake.status("nb"),
+        (NotebookStatus::InService, "Disabled".into())
+    );
+    until(Duration::from_secs(5), "the claim released", || {
+        h.store.claim_holder(&arn("nb")).unwrap().is_none()
+    })
+    .await;
+    assert_eq!(h.store.pending_count().unwrap(), 0);
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn triggers_for_one_resource_coalesce_into_one_reconcile() {
+    let h = Harness::new(1);
+    h.fake.add("quiet", NotebookStatus::InService, "Disabled");
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    // No await between them: the scheduler sees all ten at once.
+    for i in 0..10 {
+        h.trigger(ctx, "quiet", &format!("e{i}"));
+    }
+    until(Duration::from_secs(30), "the queue drained", || {
+        h.store.pending_count().unwrap() == 0
+    })
+    .await;
+    assert_eq!(h.fake.calls(DESCRIBE), 1, "one reconcile for ten triggers");
+    assert_eq!(
+        ctx.metrics.get("smr_reconciles_total", &[("result", "ok")]),
+        1.0
+    );
+    run.stop().await;
+}
+
+/// The pending row of `name`: (failed attempts, delay until it is due), read at `now`.
+fn backoff_of(h: &Harness, ctx: &Ctx, name: &str) -> Option<(u32, Duration)> {
+    let now = ctx.now();
+    h.store
+        .due(i64::MAX, 100)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.trigger.arn == arn(name))
+        .map(|p| {
+            let left = u64::try_from(p.not_before - now).unwrap_or(0);
+            (p.attempts, Duration::from_millis(left))
+        })
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_back_off_doubling_and_a_success_ends_it() {
+    let h = Harness::new(1);
+    h.fake.add("flaky", NotebookStatus::InService, "Disabled");
+    h.fake
+        .state()
+        .always
+        .insert(DESCRIBE, ErrorClass::Transient);
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    h.trigger(ctx, "flaky", "e1");
+    until(Duration::from_secs(2), "the first failure", || {
+        backoff_of(&h, ctx, "flaky").is_some_and(|(a, _)| a == 1)
+    })
+    .await;
+    let (_, delay) = backoff_of(&h, ctx, "flaky").unwrap();
+    assert!(
+        delay <= Duration::from_secs(5) && delay > Duration::from_secs(4),
+        "{delay:?}"
+    );
+    until(Duration::from_secs(10), "the second failure", || {
+        backoff_of(&h, ctx, "flaky").is_some_and(|(a, _)| a == 2)
+    })
+    .await;
+    let (_, delay) = backoff_of(&h, ctx, "flaky").unwrap();
+    assert!(
+        delay <= Duration::from_secs(10) && delay > Duration::from_secs(9),
+        "{delay:?}"
+    );
+    h.fake.state().always.clear();
+    until(Duration::from_secs(30), "the success", || {
+        h.store.pending_count().unwrap() == 0
+    })
+    .await;
+    assert_eq!(h.fake.calls(DESCRIBE), 3);
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_error_waits_the_maximum_backoff_at_once() {
+    let h = Harness::new(1);
+    h.fake.add("denied", NotebookStatus::InService, "Disabled");
+    h.fake
+        .state()
+        .always
+        .insert(DESCRIBE, ErrorClass::AccessDenied);
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    h.trigger(ctx, "denied", "e1");
+    until(Duration::from_secs(2), "the failure", || {
+        backoff_of(&h, ctx, "denied").is_some_and(|(a, _)| a == 1)
+    })
+    .await;
+    let (_, delay) = backoff_of(&h, ctx, "denied").unwrap();
+    assert!(delay > Duration::from_secs(899), "{delay:?}");
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_wait_keeps_renewing_the_claim() {
+    // Each transition takes 20 polls of 1 s: far longer than the 6 s claim.
+    let h = Harness::new(20);
+    h.fake.add("slow", NotebookStatus::InService, "Enabled");
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    h.trigger(ctx, "slow", "e1");
+    until(Duration::from_secs(5), "the Stop", || {
+        h.fake.calls(STOP) == 1
+    })
+    .await;
+    let (_, first) = h.store.claim_holder(&arn("slow")).unwrap().unwrap();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let (holder, later) = h.store.claim_holder(&arn("slow")).unwrap().unwrap();
+    assert_eq!(holder, "a");
+    assert!(later > first + 10_000, "renewed: {first} -> {later}");
+    assert!(later > ctx.now(), "never lapses while the fix waits");
+    // Another replica cannot take it meanwhile.
+    assert!(!h.store.claim(&arn("slow"), "b", ctx.now(), 6_000).unwrap());
+    until(Duration::from_secs(300), "the fix", || {
+        finished(&h, "slow", RemediationStatus::Succeeded)
+    })
+    .await;
+    assert_eq!(h.fix_calls(), (1, 1, 1));
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_pauses_a_fix_at_a_step_boundary_and_the_next_start_resumes_it() {
+    let h = Harness::new(10);
+    h.fake.add("paused", NotebookStatus::InService, "Enabled");
+    let first = h.start("first");
+    h.trigger(&first.ctx, "paused", "e1");
+    until(Duration::from_secs(5), "the Stop", || {
+        h.fake.calls(STOP) == 1
+    })
+    .await;
+    first.stop().await;
+    let journal = h.journal("paused");
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].status, RemediationStatus::Running);
+    assert!(
+        journal[0].steps.iter().any(|s| s.step == "Pause"),
+        "{journal:#?}"
+    );
+    assert_eq!(h.store.claim_holder(&arn("paused")).unwrap(), None);
+
+    let run = h.start("second");
+    until(Duration::from_secs(300), "the resumed fix", || {
+        finished(&h, "paused", RemediationStatus::Succeeded)
+    })
+    .await;
+    let journal = h.journal("paused");
+    assert_eq!(journal.len(), 1, "resumed, not started again");
+    assert!(journal[0].steps.iter().any(|s| s.step == "Resume"));
+    assert_eq!(h.fix_calls(), (1, 1, 1));
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_denied_update_fails_once_and_later_triggers_do_not_repeat_it() {
+    let h = Harness::new(1);
+    h.fake.add("scp", NotebookStatus::InService, "Enabled");
+    h.fake
+        .state()
+        .always
+        .insert(UPDATE, ErrorClass::AccessDenied);
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    h.trigger(ctx, "scp", "e1");
+    until(Duration::from_secs(60), "the failure", || {
+        finished(&h, "scp", RemediationStatus::Failed)
+    })
+    .await;
+    for i in 2..12 {
+        h.trigger(ctx, "scp", &format!("e{i}"));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    assert_eq!(h.fix_calls(), (1, 1, 1));
+    assert_eq!(
+        h.fake.status("scp").0,
+        NotebookStatus::InService,
+        "restored"
+    );
+    assert_eq!(h.journal("scp").len(), 1);
+    let failure = h
+        .store
+        .failure(&arn("scp"), "notebook-fix")
+        .unwrap()
+        .unwrap();
+    assert_eq!(failure.hold, Hold::NeedsPerson);
+    assert!(
+        ctx.metrics
+            .get("smr_remediations_held_total", &[("reason", "needs-person")])
+            >= 10.0
+    );
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_describes_while_a_fix_waits_are_retried_in_the_fix() {
+    let h = Harness::new(2);
+    h.fake
+        .add("throttled", NotebookStatus::InService, "Enabled");
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    h.trigger(ctx, "throttled", "e1");
+    until(Duration::from_secs(5), "the Stop", || {
+        h.fake.calls(STOP) == 1
+    })
+    .await;
+    h.fake
+        .state()
+        .next_errors
+        .insert(DESCRIBE, VecDeque::from(vec![ErrorClass::Throttled; 5]));
+    until(Duration::from_secs(120), "the fix", || {
+        finished(&h, "throttled", RemediationStatus::Succeeded)
+    })
+    .await;
+    assert_eq!(
+        ctx.metrics
+            .get("smr_reconciles_total", &[("result", "error")]),
+        0.0,
+        "never a failed reconcile"
+    );
+    assert_eq!(
+        ctx.metrics.get(
+            "smr_workflow_retries_total",
+            &[("operation", DESCRIBE), ("class", "throttled")]
+        ),
+        5.0
+    );
+    assert_eq!(h.journal("throttled").len(), 1);
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resource_of_an_unknown_account_fails_permanently() {
+    let h = Harness::new(1);
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    let trigger = Trigger {
+        account: "999999999999".to_string(),
+        region: REGION.to_string(),
+        resource_type: ResourceType::NotebookInstance,
+        arn: "arn:aws:sagemaker:eu-west-1:999999999999:notebook-instance/x".to_string(),
+        name: Some("x".to_string()),
+        family: Family::Sweep,
+        event_id: "e".to_string(),
+        controls: vec![],
+    };
+    h.store.enqueue(&[trigger], ctx.now()).unwrap();
+    ctx.wake.notify_one();
+    until(Duration::from_secs(2), "the failure", || {
+        ctx.metrics
+            .get("smr_reconciles_total", &[("result", "error")])
+            == 1.0
+    })
+    .await;
+    let pending = h.store.due(i64::MAX, 10).unwrap();
+    assert_eq!(pending[0].attempts, 1);
+    assert!(pending[0].not_before - ctx.now() > 899_000);
+    run.stop().await;
+}

@@ -1,0 +1,315 @@
+//! The rows of the SQLite store as stored, and their decoding into domain types (after the
+//! connection's lock is released).
+
+use rusqlite::Row;
+
+use crate::events::{Family, Trigger};
+use crate::model::{ControlId, ResourceType};
+use crate::store::{
+    Failure, Flag, Millis, Pending, Remediation, RemediationStatus, StepRecord, StoreError,
+};
+
+/// The stored row of an ARN that `enqueue` merges a new trigger into.
+pub(super) struct Existing {
+    pub(super) name: Option<String>,
+    pub(super) controls: String,
+    pub(super) generation: i64,
+    pub(super) attempts: i64,
+    pub(super) not_before: Millis,
+    pub(super) first_seen: Millis,
+    pub(super) pending: bool,
+}
+
+/// The row `enqueue` writes.
+pub(super) struct Merged {
+    pub(super) name: Option<String>,
+    pub(super) controls: Vec<ControlId>,
+    pub(super) generation: i64,
+    pub(super) attempts: i64,
+    pub(super) not_before: Millis,
+    pub(super) first_seen: Millis,
+}
+
+impl Merged {
+    pub(super) fn of(t: &Trigger, existing: Option<&Existing>, now: Millis) -> Merged {
+        let mut controls = t.controls.clone();
+        let merged = match existing {
+            None => Merged {
+                name: t.name.clone(),
+                controls: Vec::new(),
+                generation: 1,
+                attempts: 0,
+                not_before: now,
+                first_seen: now,
+            },
+            // A finished row only lends its generation (and the resource's name).
+            Some(e) if !e.pending => Merged {
+                name: t.name.clone().or_else(|| e.name.clone()),
+                controls: Vec::new(),
+                generation: e.generation.saturating_add(1),
+                attempts: 0,
+                not_before: now,
+                first_seen: now,
+            },
+            Some(e) => {
+                // Hints are hints: an unreadable stored hint is dropped, not fatal.
+                let (old, bad) = parse_controls_lenient(&e.controls);
+                if !bad.is_empty() {
+                    tracing::warn!(
+                        event = "store.corrupt_hint_dropped",
+                        arn = %t.arn,
+                        dropped = %bad.join(","),
+                        "dropped unreadable control hints of a pending trigger"
+                    );
+                }
+                controls.extend(old);
+                Merged {
+                    name: t.name.clone().or_else(|| e.name.clone()),
+                    controls: Vec::new(),
+                    generation: e.generation.saturating_add(1),
+                    attempts: e.attempts,
+                    // In backoff: keep it. Otherwise the earlier of the two.
+                    not_before: if e.attempts > 0 {
+                        e.not_before
+                    } else {
+                        e.not_before.min(now)
+                    },
+                    first_seen: e.first_seen,
+                }
+            }
+        };
+        controls.sort();
+        controls.dedup();
+        Merged { controls, ..merged }
+    }
+}
+
+/// A `triggers` row as stored, decoded after the lock is released.
+pub(super) struct RawPending {
+    pub(super) arn: String,
+    pub(super) account: String,
+    pub(super) region: String,
+    pub(super) resource_type: String,
+    pub(super) name: Option<String>,
+    pub(super) family: String,
+    pub(super) event_id: String,
+    pub(super) controls: String,
+    pub(super) generation: i64,
+    pub(super) attempts: i64,
+    pub(super) not_before: Millis,
+    pub(super) first_seen: Millis,
+}
+
+impl RawPending {
+    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RawPending> {
+        Ok(RawPending {
+            arn: row.get(0)?,
+            account: row.get(1)?,
+            region: row.get(2)?,
+            resource_type: row.get(3)?,
+            name: row.get(4)?,
+            family: row.get(5)?,
+            event_id: row.get(6)?,
+            controls: row.get(7)?,
+            generation: row.get(8)?,
+            attempts: row.get(9)?,
+            not_before: row.get(10)?,
+            first_seen: row.get(11)?,
+        })
+    }
+
+    pub(super) fn decode(self) -> Result<Pending, StoreError> {
+        let what = || format!("trigger {}", self.arn);
+        let corrupt = |message: String| StoreError::Corrupt {
+            what: what(),
+            message,
+        };
+        let resource_type = parse_resource_type(&self.resource_type).map_err(corrupt)?;
+        let family = Family::parse(&self.family)
+            .ok_or_else(|| corrupt(format!("unknown family `{}`", self.family)))?;
+        let controls = parse_controls(&self.controls).map_err(corrupt)?;
+        let generation = u64::try_from(self.generation)
+            .map_err(|_| corrupt(format!("negative generation {}", self.generation)))?;
+        let attempts = u32::try_from(self.attempts)
+            .map_err(|_| corrupt(format!("attempts {} out of range", self.attempts)))?;
+        Ok(Pending {
+            trigger: Trigger {
+                account: self.account,
+                region: self.region,
+                resource_type,
+                arn: self.arn,
+                name: self.name,
+                family,
+                event_id: self.event_id,
+                controls,
+            },
+            generation,
+            attempts,
+            not_before: self.not_before,
+            first_seen: self.first_seen,
+        })
+    }
+}
+
+/// A `remediations` row with its steps, as stored.
+pub(super) struct RawRemediation {
+    pub(super) id: i64,
+    pub(super) arn: String,
+    pub(super) account: String,
+    pub(super) region: String,
+    pub(super) resource_type: String,
+    pub(super) name: String,
+    pub(super) controls: String,
+    pub(super) kind: String,
+    pub(super) dry_run: bool,
+    pub(super) state: String,
+    pub(super) status: String,
+    pub(super) outcome: Option<String>,
+    pub(super) created_at: Millis,
+    pub(super) updated_at: Millis,
+    pub(super) steps: Vec<StepRecord>,
+}
+
+impl RawRemediation {
+    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RawRemediation> {
+        Ok(RawRemediation {
+            id: row.get(0)?,
+            arn: row.get(1)?,
+            account: row.get(2)?,
+            region: row.get(3)?,
+            resource_type: row.get(4)?,
+            name: row.get(5)?,
+            controls: row.get(6)?,
+            kind: row.get(7)?,
+            dry_run: row.get(8)?,
+            state: row.get(9)?,
+            status: row.get(10)?,
+            outcome: row.get(11)?,
+            created_at: row.get(12)?,
+            updated_at: row.get(13)?,
+            steps: Vec::new(),
+        })
+    }
+
+    pub(super) fn decode(self) -> Result<Remediation, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt {
+            what: format!("remediation {} ({})", self.id, self.arn),
+            message,
+        };
+        let resource_type = parse_resource_type(&self.resource_type).map_err(corrupt)?;
+        let controls = parse_controls(&self.controls).map_err(corrupt)?;
+        let state = serde_json::from_str(&self.state)
+            .map_err(|e| corrupt(format!("state is not JSON: {e}")))?;
+        let status = RemediationStatus::parse(&self.status)
+            .ok_or_else(|| corrupt(format!("unknown status `{}`", self.status)))?;
+        Ok(Remediation {
+            id: self.id,
+            arn: self.arn,
+            account: self.account,
+            region: self.region,
+            resource_type,
+            name: self.name,
+            controls,
+            kind: self.kind,
+            dry_run: self.dry_run,
+            state,
+            status,
+            outcome: self.outcome,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            steps: self.steps,
+        })
+    }
+}
+
+/// A `flags` row as stored.
+pub(super) struct RawFlag {
+    pub(super) arn: String,
+    pub(super) account: String,
+    pub(super) region: String,
+    pub(super) resource_type: String,
+    pub(super) name: String,
+    pub(super) controls: String,
+    pub(super) plan: String,
+    pub(super) dry_run: bool,
+    pub(super) at: Millis,
+}
+
+impl RawFlag {
+    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RawFlag> {
+        Ok(RawFlag {
+            arn: row.get(0)?,
+            account: row.get(1)?,
+            region: row.get(2)?,
+            resource_type: row.get(3)?,
+            name: row.get(4)?,
+            controls: row.get(5)?,
+            plan: row.get(6)?,
+            dry_run: row.get(7)?,
+            at: row.get(8)?,
+        })
+    }
+
+    pub(super) fn decode(self) -> Result<Flag, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt {
+            what: format!("flag {}", self.arn),
+            message,
+        };
+        let resource_type = parse_resource_type(&self.resource_type).map_err(corrupt)?;
+        let controls = parse_controls(&self.controls).map_err(corrupt)?;
+        let plan = serde_json::from_str(&self.plan)
+            .map_err(|e| corrupt(format!("plan is not JSON: {e}")))?;
+        Ok(Flag {
+            arn: self.arn,
+            account: self.account,
+            region: self.region,
+            resource_type,
+            name: self.name,
+            controls,
+            plan,
+            dry_run: self.dry_run,
+            at: self.at,
+        })
+    }
+}
+
+pub(super) fn decode_failure(arn: &str, body: &str) -> Result<Failure, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: format!("failure of {arn}"),
+        message: e.to_string(),
+    })
+}
+
+/// `SageMaker.1,SageMaker.3`; empty for none.
+pub(super) fn encode_controls(controls: &[ControlId]) -> String {
+    controls
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(super) fn parse_controls(s: &str) -> Result<Vec<ControlId>, String> {
+    let (controls, bad) = parse_controls_lenient(s);
+    match bad.first() {
+        None => Ok(controls),
+        Some(bad) => Err(format!("unknown control `{bad}`")),
+    }
+}
+
+/// The controls that parse, and the pieces that do not.
+pub(super) fn parse_controls_lenient(s: &str) -> (Vec<ControlId>, Vec<String>) {
+    let mut controls = Vec::new();
+    let mut bad = Vec::new();
+    for piece in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match ControlId::parse(piece) {
+            Some(c) => controls.push(c),
+            None => bad.push(piece.to_string()),
+        }
+    }
+    (controls, bad)
+}
+
+pub(super) fn parse_resource_type(s: &str) -> Result<ResourceType, String> {
+    ResourceType::parse(s).ok_or_else(|| format!("unknown resource type `{s}`"))
+}
