@@ -20,7 +20,7 @@ use sagemaker_remediator::config::Config;
 use sagemaker_remediator::demo::{self, SeedNotebook};
 use sagemaker_remediator::events::{self, Parsed};
 use sagemaker_remediator::intake::{self, Disposition};
-use sagemaker_remediator::model::{ControlId, Evaluation, Remediation, ResourceRef};
+use sagemaker_remediator::model::{ControlId, Evaluation, Remedy, ResourceRef};
 use sagemaker_remediator::model::{ResourceType, Status};
 use sagemaker_remediator::sim::{SimConfig, Simulator};
 use sagemaker_remediator::store::{RemediationStatus, SqliteStore, Store};
@@ -69,7 +69,7 @@ fn security_hub(name: &str, id: String) -> String {
         control: ControlId::SageMaker3,
         resource,
         status: Status::Failed,
-        remediation: Remediation::Fix,
+        remediation: Remedy::Fix,
         reason: "RootAccess is Enabled".into(),
     };
     demo::security_hub_event(&evaluation, &id)

@@ -441,8 +441,8 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
             "  {:>5.1}s  {:<24} {:<22} {:<7} {}",
             start.elapsed().as_secs_f64(),
             r.name,
-            s.step,
-            s.phase,
+            s.step.as_str(),
+            s.phase.as_str(),
             s.detail
         ));
     });

@@ -185,7 +185,7 @@ mod tests {
 
     use super::*;
 
-    async fn server(limits: Limits) -> (std::net::SocketAddr, crate::shutdown::Trigger) {
+    async fn server(limits: Limits) -> (std::net::SocketAddr, crate::shutdown::Sender) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let ops = Ops {

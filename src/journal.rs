@@ -67,7 +67,7 @@ pub fn print<S: Store>(
     let failures: Vec<Failure> = store
         .failures()?
         .into_iter()
-        .filter(|f| resource.is_none_or(|arn| f.arn == arn))
+        .filter(|f| resource.is_none_or(|arn| f.resource.arn == arn))
         .collect();
     if as_json {
         for r in &remediations {
@@ -98,7 +98,7 @@ pub fn print<S: Store>(
                 out,
                 "  {} {} [{}] {}: {} failed attempt(s), last #{} at {}",
                 f.kind,
-                f.arn,
+                f.resource.arn,
                 controls.join(" "),
                 f.plan,
                 f.failures,
@@ -119,7 +119,7 @@ pub fn print<S: Store>(
             time(r.created_at),
             r.kind,
             controls.join(" "),
-            r.arn,
+            r.resource.arn,
             if r.dry_run { " (dry run)" } else { "" },
             r.outcome.as_deref().unwrap_or(r.status.as_str()),
         )?;
@@ -128,8 +128,8 @@ pub fn print<S: Store>(
                 out,
                 "    {} {:<22} {:<8} {}",
                 time(s.at),
-                s.step,
-                s.phase,
+                s.step.as_str(),
+                s.phase.as_str(),
                 s.detail
             )?;
         }
@@ -148,7 +148,7 @@ pub fn print<S: Store>(
                 "  {} [{}] {}{}",
                 time(f.at),
                 controls.join(" "),
-                f.arn,
+                f.resource.arn,
                 if f.dry_run {
                     " (dry run: not tagged)"
                 } else {

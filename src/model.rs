@@ -5,8 +5,22 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Milliseconds since the Unix epoch: every time in the journal and the workflows.
+pub type Millis = i64;
+
 /// The five SageMaker resource kinds the eight controls judge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize
+)]
 pub enum ResourceType {
     NotebookInstance,
     EndpointConfig,
@@ -120,9 +134,13 @@ impl<'de> Deserialize<'de> for ControlId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         ControlId::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "unknown control `{s}` (expected SageMaker.1 to SageMaker.8)"
-            ))
+            let close = ControlId::ALL
+                .into_iter()
+                .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()));
+            serde::de::Error::custom(match close {
+                Some(c) => format!("unknown control; did you mean `{c}`?"),
+                None => "unknown control; expected SageMaker.1 to SageMaker.8".to_string(),
+            })
         })
     }
 }
@@ -149,7 +167,7 @@ impl Status {
 /// The class of remedy a failed control calls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Remediation {
+pub enum Remedy {
     /// In place: stop, update, start (SageMaker.3, .8).
     Fix,
     /// In place: AddTags (SageMaker.6, .7).
@@ -162,14 +180,14 @@ pub enum Remediation {
     None,
 }
 
-impl Remediation {
+impl Remedy {
     pub fn as_str(self) -> &'static str {
         match self {
-            Remediation::Fix => "fix",
-            Remediation::Tag => "tag",
-            Remediation::Replace => "replace",
-            Remediation::Recreate => "recreate",
-            Remediation::None => "none",
+            Remedy::Fix => "fix",
+            Remedy::Tag => "tag",
+            Remedy::Replace => "replace",
+            Remedy::Recreate => "recreate",
+            Remedy::None => "none",
         }
     }
 }
@@ -307,7 +325,17 @@ pub enum Detail {
 }
 
 /// Which resource, where: enough to find it again and to name it in a report.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize
+)]
 pub struct ResourceRef {
     pub account: String,
     pub region: String,
@@ -330,7 +358,7 @@ pub struct Evaluation {
     pub control: ControlId,
     pub resource: ResourceRef,
     pub status: Status,
-    pub remediation: Remediation,
+    pub remediation: Remedy,
     pub reason: String,
 }
 

@@ -5,19 +5,19 @@ use tokio::sync::watch;
 
 /// Sends the shutdown signal.
 #[derive(Debug)]
-pub struct Trigger(watch::Sender<bool>);
+pub struct Sender(watch::Sender<bool>);
 
 /// Receives the shutdown signal; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Shutdown(watch::Receiver<bool>);
 
 /// A linked pair.
-pub fn channel() -> (Trigger, Shutdown) {
+pub fn channel() -> (Sender, Shutdown) {
     let (tx, rx) = watch::channel(false);
-    (Trigger(tx), Shutdown(rx))
+    (Sender(tx), Shutdown(rx))
 }
 
-impl Trigger {
+impl Sender {
     pub fn fire(&self) {
         let _ = self.0.send(true);
     }

@@ -52,7 +52,7 @@ async fn crash_and_recover(world: &World, name: &'static str, crash: Crash) {
             world
                 .wait_journal(Duration::from_secs(60), step, |j| {
                     j.iter().any(|r| {
-                        r.arn.ends_with(&arn_suffix)
+                        r.resource.arn.ends_with(&arn_suffix)
                             && r.steps.iter().any(|s| s.step == step && s.phase == "done")
                     })
                 })
@@ -66,15 +66,16 @@ async fn crash_and_recover(world: &World, name: &'static str, crash: Crash) {
     second.wait_ready().await;
     let journal = world
         .wait_journal(Duration::from_secs(90), "the resumed fix", |j| {
-            j.iter()
-                .any(|r| r.arn.ends_with(&arn_suffix) && r.status == RemediationStatus::Succeeded)
+            j.iter().any(|r| {
+                r.resource.arn.ends_with(&arn_suffix) && r.status == RemediationStatus::Succeeded
+            })
         })
         .await;
     assert!(second.terminate().success(), "{}", second.log_text());
 
     let fixes: Vec<_> = journal
         .iter()
-        .filter(|r| r.arn.ends_with(&arn_suffix))
+        .filter(|r| r.resource.arn.ends_with(&arn_suffix))
         .collect();
     assert_eq!(fixes.len(), 1, "one remediation, resumed: {fixes:#?}");
     assert_eq!(fixes[0].outcome.as_deref(), Some("fixed"), "{fixes:#?}");

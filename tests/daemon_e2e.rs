@@ -63,7 +63,7 @@ async fn each_event_family_gets_a_running_notebook_fixed_with_one_stop_update_st
         let arn_suffix = format!("notebook-instance/{}", name.to_lowercase());
         let fixes: Vec<_> = journal
             .iter()
-            .filter(|r| r.arn.ends_with(&arn_suffix))
+            .filter(|r| r.resource.arn.ends_with(&arn_suffix))
             .collect();
         assert_eq!(fixes.len(), 1, "{name}: {fixes:#?}");
         assert_eq!(fixes[0].outcome.as_deref(), Some("fixed"));

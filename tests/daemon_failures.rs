@@ -87,7 +87,7 @@ fn for_notebook<'j>(journal: &'j [Remediation], name: &str) -> Vec<&'j Remediati
     let suffix = format!("notebook-instance/{}", name.to_lowercase());
     journal
         .iter()
-        .filter(|r| r.kind == "notebook-fix" && r.arn.ends_with(&suffix))
+        .filter(|r| r.kind == "notebook-fix" && r.resource.arn.ends_with(&suffix))
         .collect()
 }
 

@@ -4,7 +4,7 @@
 //! [`CATALOGUE`].
 
 use crate::config::Action;
-use crate::model::{ControlId, Remediation, ResourceType};
+use crate::model::{ControlId, Remedy, ResourceType};
 
 /// What the product knows about one control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub struct Entry {
     /// The resource type the control judges.
     pub resource_type: ResourceType,
     /// How a failure can be remedied.
-    pub remedy: Remediation,
+    pub remedy: Remedy,
     /// The action when the configuration names none.
     pub default_action: Action,
     /// Why `action = "fix"` is impossible; `None` when the daemon can fix it in place.
@@ -30,7 +30,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker1,
         title: "notebook instances should not have direct internet access",
         resource_type: ResourceType::NotebookInstance,
-        remedy: Remediation::Recreate,
+        remedy: Remedy::Recreate,
         default_action: Action::Flag,
         no_fix: Some(
             "DirectInternetAccess is fixed at creation: the notebook instance must be deleted \
@@ -42,7 +42,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker2,
         title: "notebook instances should be launched in a custom VPC",
         resource_type: ResourceType::NotebookInstance,
-        remedy: Remediation::Recreate,
+        remedy: Remedy::Recreate,
         default_action: Action::Flag,
         no_fix: Some(
             "SubnetId is fixed at creation: the notebook instance must be deleted and recreated \
@@ -54,7 +54,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker3,
         title: "users should not have root access to notebook instances",
         resource_type: ResourceType::NotebookInstance,
-        remedy: Remediation::Fix,
+        remedy: Remedy::Fix,
         default_action: Action::Fix,
         no_fix: None,
         config_rule: "sagemaker-notebook-instance-root-access-check",
@@ -63,7 +63,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker4,
         title: "endpoint production variants should have more than one instance",
         resource_type: ResourceType::EndpointConfig,
-        remedy: Remediation::Replace,
+        remedy: Remedy::Replace,
         default_action: Action::Flag,
         no_fix: Some(
             "endpoint configurations are immutable: a new configuration and an UpdateEndpoint \
@@ -75,7 +75,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker5,
         title: "models should have network isolation enabled",
         resource_type: ResourceType::Model,
-        remedy: Remediation::Recreate,
+        remedy: Remedy::Recreate,
         default_action: Action::Flag,
         no_fix: Some(
             "models are immutable, and the container may need the network: a new model, \
@@ -87,7 +87,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker6,
         title: "app image configs should be tagged",
         resource_type: ResourceType::AppImageConfig,
-        remedy: Remediation::Tag,
+        remedy: Remedy::Tag,
         default_action: Action::Fix,
         no_fix: None,
         config_rule: "sagemaker-app-image-config-tagged",
@@ -96,7 +96,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker7,
         title: "images should be tagged",
         resource_type: ResourceType::Image,
-        remedy: Remediation::Tag,
+        remedy: Remedy::Tag,
         default_action: Action::Fix,
         no_fix: None,
         config_rule: "sagemaker-image-tagged",
@@ -105,7 +105,7 @@ pub const CATALOGUE: [Entry; 8] = [
         id: ControlId::SageMaker8,
         title: "notebook instances should run on supported platforms",
         resource_type: ResourceType::NotebookInstance,
-        remedy: Remediation::Fix,
+        remedy: Remedy::Fix,
         // It swaps the OS and JupyterLab: opt-in.
         default_action: Action::Flag,
         no_fix: None,
@@ -131,7 +131,7 @@ impl ControlId {
     }
 
     /// How a failure of this control can be remedied.
-    pub fn remediation(self) -> Remediation {
+    pub fn remediation(self) -> Remedy {
         self.entry().remedy
     }
 
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn fix_is_possible_exactly_for_the_in_place_remedies() {
         for entry in &CATALOGUE {
-            let in_place = matches!(entry.remedy, Remediation::Fix | Remediation::Tag);
+            let in_place = matches!(entry.remedy, Remedy::Fix | Remedy::Tag);
             assert_eq!(entry.no_fix.is_none(), in_place, "{:?}", entry.id);
             if entry.default_action == Action::Fix {
                 assert!(in_place, "{:?} defaults to an impossible fix", entry.id);

@@ -65,9 +65,7 @@ fn instance_count(config: &EndpointConfig) -> Verdict {
 mod tests {
     use crate::controls::fixtures::{serverless, snap, variant};
     use crate::controls::{evaluate, evaluate_control, Params};
-    use crate::model::{
-        ControlId, Detail, EndpointConfig, Evaluation, Remediation, Status, Variant,
-    };
+    use crate::model::{ControlId, Detail, EndpointConfig, Evaluation, Remedy, Status, Variant};
 
     fn eval(variants: Vec<Variant>) -> Evaluation {
         let s = snap(Detail::EndpointConfig(EndpointConfig { variants }));
@@ -78,7 +76,7 @@ mod tests {
     fn count_two_passes() {
         let e = eval(vec![variant("AllTraffic", Some(2))]);
         assert_eq!(e.status, Status::Passed);
-        assert_eq!(e.remediation, Remediation::None);
+        assert_eq!(e.remediation, Remedy::None);
         assert!(e.reason.contains("\"AllTraffic\"=2"), "{}", e.reason);
     }
 
@@ -86,7 +84,7 @@ mod tests {
     fn count_exactly_one_fails_with_replace() {
         let e = eval(vec![variant("AllTraffic", Some(1))]);
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Replace);
+        assert_eq!(e.remediation, Remedy::Replace);
         assert_eq!(
             e.reason,
             "variant \"AllTraffic\" has InitialInstanceCount 1"
@@ -117,7 +115,7 @@ mod tests {
     fn count_missing_fails() {
         let e = eval(vec![variant("AllTraffic", None)]);
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Replace);
+        assert_eq!(e.remediation, Remedy::Replace);
         assert_eq!(
             e.reason,
             "variant \"AllTraffic\" has no InitialInstanceCount"
@@ -128,7 +126,7 @@ mod tests {
     fn no_variants_is_not_applicable() {
         let e = eval(Vec::new());
         assert_eq!(e.status, Status::NotApplicable);
-        assert_eq!(e.remediation, Remediation::None);
+        assert_eq!(e.remediation, Remedy::None);
         assert_eq!(e.reason, "no production variants");
     }
 
@@ -136,7 +134,7 @@ mod tests {
     fn only_serverless_is_not_applicable() {
         let e = eval(vec![serverless("s1"), serverless("s2")]);
         assert_eq!(e.status, Status::NotApplicable);
-        assert_eq!(e.remediation, Remediation::None);
+        assert_eq!(e.remediation, Remedy::None);
         assert!(e.reason.contains("serverless"), "{}", e.reason);
     }
 

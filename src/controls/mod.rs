@@ -13,7 +13,7 @@ mod tags;
 #[cfg(test)]
 mod fixtures;
 
-use crate::model::{ControlId, Detail, Evaluation, Remediation, ResourceRef, Snapshot, Status};
+use crate::model::{ControlId, Detail, Evaluation, Remedy, ResourceRef, Snapshot, Status};
 
 /// Control parameters (from config).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl Verdict {
     fn into_evaluation(self, control: ControlId, resource: &ResourceRef) -> Evaluation {
         let remediation = match self.status {
             Status::Failed => control.remediation(),
-            Status::Passed | Status::NotApplicable => Remediation::None,
+            Status::Passed | Status::NotApplicable => Remedy::None,
         };
         Evaluation {
             control,
@@ -233,11 +233,11 @@ mod tests {
         for control in ControlId::ALL {
             let f = Verdict::failed("x").into_evaluation(control, &r);
             assert_eq!(f.remediation, control.remediation());
-            assert_ne!(f.remediation, Remediation::None);
+            assert_ne!(f.remediation, Remedy::None);
             let p = Verdict::passed("x").into_evaluation(control, &r);
-            assert_eq!(p.remediation, Remediation::None);
+            assert_eq!(p.remediation, Remedy::None);
             let n = Verdict::not_applicable("x").into_evaluation(control, &r);
-            assert_eq!(n.remediation, Remediation::None);
+            assert_eq!(n.remediation, Remedy::None);
         }
     }
 
@@ -368,11 +368,11 @@ mod tests {
                 for e in &evals {
                     match e.status {
                         Status::Failed => {
-                            assert_ne!(e.remediation, Remediation::None, "{e:?}");
+                            assert_ne!(e.remediation, Remedy::None, "{e:?}");
                             assert_eq!(e.remediation, e.control.remediation(), "{e:?}");
                         }
                         Status::Passed | Status::NotApplicable => {
-                            assert_eq!(e.remediation, Remediation::None, "{e:?}");
+                            assert_eq!(e.remediation, Remedy::None, "{e:?}");
                         }
                     }
                     assert!(!e.reason.trim().is_empty(), "{e:?}");

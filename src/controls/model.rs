@@ -22,7 +22,7 @@ fn network_isolation(model: &Model) -> Verdict {
 mod tests {
     use crate::controls::fixtures::snap;
     use crate::controls::{evaluate, evaluate_control, Params};
-    use crate::model::{ControlId, Detail, Evaluation, Model, Remediation, Status};
+    use crate::model::{ControlId, Detail, Evaluation, Model, Remedy, Status};
 
     fn eval(enable_network_isolation: Option<bool>) -> Evaluation {
         let s = snap(Detail::Model(Model {
@@ -35,7 +35,7 @@ mod tests {
     fn isolation_true_passes() {
         let e = eval(Some(true));
         assert_eq!(e.status, Status::Passed);
-        assert_eq!(e.remediation, Remediation::None);
+        assert_eq!(e.remediation, Remedy::None);
         assert_eq!(e.reason, "EnableNetworkIsolation is true");
     }
 
@@ -43,7 +43,7 @@ mod tests {
     fn isolation_false_fails_with_recreate() {
         let e = eval(Some(false));
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Recreate);
+        assert_eq!(e.remediation, Remedy::Recreate);
         assert_eq!(e.reason, "EnableNetworkIsolation is false");
     }
 
@@ -51,7 +51,7 @@ mod tests {
     fn isolation_missing_fails_as_default_false() {
         let e = eval(None);
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Recreate);
+        assert_eq!(e.remediation, Remedy::Recreate);
         assert!(e.reason.contains("not reported"), "{}", e.reason);
     }
 

@@ -92,9 +92,7 @@ fn platform(notebook: &Notebook, params: &Params) -> Verdict {
 mod tests {
     use crate::controls::fixtures::{notebook, snap};
     use crate::controls::{evaluate, evaluate_control, Params};
-    use crate::model::{
-        ControlId, Detail, Evaluation, Notebook, NotebookStatus, Remediation, Status,
-    };
+    use crate::model::{ControlId, Detail, Evaluation, Notebook, NotebookStatus, Remedy, Status};
 
     const NOTEBOOK_CONTROLS: [ControlId; 4] = [
         ControlId::SageMaker1,
@@ -145,24 +143,24 @@ mod tests {
         assert_eq!(evals.len(), 4);
         for e in evals {
             assert_eq!(e.status, Status::Passed, "{e:?}");
-            assert_eq!(e.remediation, Remediation::None);
+            assert_eq!(e.remediation, Remedy::None);
         }
     }
 
     #[test]
     fn noncompliant_notebook_fails_all_four_with_their_remediation() {
         let evals = evaluate(&snap(Detail::Notebook(bad_notebook())), &Params::default());
-        let got: Vec<(ControlId, Status, Remediation)> = evals
+        let got: Vec<(ControlId, Status, Remedy)> = evals
             .iter()
             .map(|e| (e.control, e.status, e.remediation))
             .collect();
         assert_eq!(
             got,
             vec![
-                (ControlId::SageMaker1, Status::Failed, Remediation::Recreate),
-                (ControlId::SageMaker2, Status::Failed, Remediation::Recreate),
-                (ControlId::SageMaker3, Status::Failed, Remediation::Fix),
-                (ControlId::SageMaker8, Status::Failed, Remediation::Fix),
+                (ControlId::SageMaker1, Status::Failed, Remedy::Recreate),
+                (ControlId::SageMaker2, Status::Failed, Remedy::Recreate),
+                (ControlId::SageMaker3, Status::Failed, Remedy::Fix),
+                (ControlId::SageMaker8, Status::Failed, Remedy::Fix),
             ]
         );
     }
@@ -187,7 +185,7 @@ mod tests {
     fn sm1_enabled_fails() {
         let e = eval(ControlId::SageMaker1, with_dia(Some("Enabled")));
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Recreate);
+        assert_eq!(e.remediation, Remedy::Recreate);
         assert_eq!(e.reason, "DirectInternetAccess is Enabled");
     }
 
@@ -195,7 +193,7 @@ mod tests {
     fn sm1_missing_fails_as_default_enabled() {
         let e = eval(ControlId::SageMaker1, with_dia(None));
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Recreate);
+        assert_eq!(e.remediation, Remedy::Recreate);
         assert!(e.reason.contains("not reported"), "{}", e.reason);
         assert!(e.reason.contains("default is Enabled"), "{}", e.reason);
     }
@@ -223,7 +221,7 @@ mod tests {
     fn sm2_subnet_passes_and_names_it() {
         let e = eval(ControlId::SageMaker2, with_subnet(Some("subnet-0123")));
         assert_eq!(e.status, Status::Passed);
-        assert_eq!(e.remediation, Remediation::None);
+        assert_eq!(e.remediation, Remedy::None);
         assert_eq!(e.reason, "SubnetId is subnet-0123");
     }
 
@@ -231,7 +229,7 @@ mod tests {
     fn sm2_missing_subnet_fails() {
         let e = eval(ControlId::SageMaker2, with_subnet(None));
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Recreate);
+        assert_eq!(e.remediation, Remedy::Recreate);
         assert!(e.reason.contains("not reported"), "{}", e.reason);
     }
 
@@ -240,7 +238,7 @@ mod tests {
         for v in ["", " ", "\t"] {
             let e = eval(ControlId::SageMaker2, with_subnet(Some(v)));
             assert_eq!(e.status, Status::Failed, "{v:?}");
-            assert_eq!(e.remediation, Remediation::Recreate);
+            assert_eq!(e.remediation, Remedy::Recreate);
             assert!(e.reason.contains("SubnetId is empty"), "{}", e.reason);
         }
     }
@@ -267,7 +265,7 @@ mod tests {
     fn sm3_disabled_passes() {
         let e = eval(ControlId::SageMaker3, with_root(Some("Disabled")));
         assert_eq!(e.status, Status::Passed);
-        assert_eq!(e.remediation, Remediation::None);
+        assert_eq!(e.remediation, Remedy::None);
         assert_eq!(e.reason, "RootAccess is Disabled");
     }
 
@@ -275,7 +273,7 @@ mod tests {
     fn sm3_enabled_fails_with_fix() {
         let e = eval(ControlId::SageMaker3, with_root(Some("Enabled")));
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Fix);
+        assert_eq!(e.remediation, Remedy::Fix);
         assert_eq!(e.reason, "RootAccess is Enabled");
     }
 
@@ -283,7 +281,7 @@ mod tests {
     fn sm3_missing_fails_as_default_enabled() {
         let e = eval(ControlId::SageMaker3, with_root(None));
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Fix);
+        assert_eq!(e.remediation, Remedy::Fix);
         assert!(
             e.reason.contains("RootAccess was not reported"),
             "{}",
@@ -328,7 +326,7 @@ mod tests {
             with_platform(Some("notebook-al2-v3")),
         );
         assert_eq!(e.status, Status::Passed);
-        assert_eq!(e.remediation, Remediation::None);
+        assert_eq!(e.remediation, Remedy::None);
         assert_eq!(e.reason, "PlatformIdentifier notebook-al2-v3 is supported");
     }
 
@@ -339,7 +337,7 @@ mod tests {
             with_platform(Some("notebook-al2-v1")),
         );
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Fix);
+        assert_eq!(e.remediation, Remedy::Fix);
         assert_eq!(
             e.reason,
             "PlatformIdentifier notebook-al2-v1 is not in the supported list (notebook-al2-v3)"
@@ -373,7 +371,7 @@ mod tests {
     fn sm8_missing_fails_cannot_verify() {
         let e = eval(ControlId::SageMaker8, with_platform(None));
         assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remediation::Fix);
+        assert_eq!(e.remediation, Remedy::Fix);
         assert!(e.reason.contains("not reported"), "{}", e.reason);
         assert!(e.reason.contains("cannot verify"), "{}", e.reason);
     }
@@ -490,7 +488,7 @@ mod tests {
             assert_eq!(evals.len(), 4);
             for e in evals {
                 assert_eq!(e.status, Status::NotApplicable, "{e:?}");
-                assert_eq!(e.remediation, Remediation::None);
+                assert_eq!(e.remediation, Remedy::None);
                 assert!(e.reason.contains("Deleting"), "{}", e.reason);
             }
         }

@@ -98,9 +98,7 @@ fn tagged(tags: &[Tag], required: &[String]) -> Verdict {
 mod tests {
     use crate::controls::fixtures::snap;
     use crate::controls::{evaluate, evaluate_control, Params};
-    use crate::model::{
-        AppImageConfig, ControlId, Detail, Evaluation, Image, Remediation, Status, Tag,
-    };
+    use crate::model::{AppImageConfig, ControlId, Detail, Evaluation, Image, Remedy, Status, Tag};
 
     /// Both tagged kinds, so every rule is checked for .6 and .7 alike.
     const KINDS: [ControlId; 2] = [ControlId::SageMaker6, ControlId::SageMaker7];
@@ -136,7 +134,7 @@ mod tests {
         for c in KINDS {
             let e = eval(c, Vec::new(), &[]);
             assert_eq!(e.status, Status::Failed, "{c}");
-            assert_eq!(e.remediation, Remediation::Tag);
+            assert_eq!(e.remediation, Remedy::Tag);
             assert_eq!(e.reason, "no tags");
         }
     }
@@ -146,7 +144,7 @@ mod tests {
         for c in KINDS {
             let e = eval(c, tags(&["team"]), &[]);
             assert_eq!(e.status, Status::Passed, "{c}");
-            assert_eq!(e.remediation, Remediation::None);
+            assert_eq!(e.remediation, Remedy::None);
             assert_eq!(e.reason, "tagged: team");
         }
     }
@@ -160,7 +158,7 @@ mod tests {
                 &[],
             );
             assert_eq!(e.status, Status::Failed, "{c}");
-            assert_eq!(e.remediation, Remediation::Tag);
+            assert_eq!(e.remediation, Remedy::Tag);
             assert!(e.reason.contains("only system"), "{}", e.reason);
             assert!(
                 e.reason.contains("aws:cloudformation:stack-name"),
@@ -219,7 +217,7 @@ mod tests {
         for c in KINDS {
             let e = eval(c, Vec::new(), &["owner", "cost-center"]);
             assert_eq!(e.status, Status::Failed, "{c}");
-            assert_eq!(e.remediation, Remediation::Tag);
+            assert_eq!(e.remediation, Remedy::Tag);
             assert_eq!(e.reason, "missing required tag keys: owner, cost-center");
         }
     }
@@ -233,7 +231,7 @@ mod tests {
                 &["owner", "cost-center"],
             );
             assert_eq!(e.status, Status::Passed, "{c}");
-            assert_eq!(e.remediation, Remediation::None);
+            assert_eq!(e.remediation, Remedy::None);
             assert_eq!(e.reason, "has required tag keys: owner, cost-center");
         }
     }
@@ -343,7 +341,7 @@ mod tests {
             }));
             let e = evaluate_control(ControlId::SageMaker7, &s, &Params::default()).unwrap();
             assert_eq!(e.status, Status::NotApplicable);
-            assert_eq!(e.remediation, Remediation::None);
+            assert_eq!(e.remediation, Remedy::None);
             assert!(e.reason.contains("DELETING"), "{}", e.reason);
         }
     }

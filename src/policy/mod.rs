@@ -173,7 +173,7 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::config::{AccountConfig, Mode};
-    use crate::model::{Remediation, ResourceType};
+    use crate::model::{Remedy, ResourceType};
 
     const ACCOUNT: &str = "111122223333";
     const OTHER: &str = "444455556666";
@@ -204,7 +204,7 @@ mod tests {
             remediation: if status == Status::Failed {
                 control.remediation()
             } else {
-                Remediation::None
+                Remedy::None
             },
             reason: format!("{control} is {}", status.as_str()),
         }

@@ -139,7 +139,7 @@ fn millis(d: Duration) -> Millis {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::model::{ControlId, ResourceType};
+    use crate::model::{ControlId, ResourceRef, ResourceType};
 
     const HOUR: Millis = 3_600_000;
 
@@ -154,12 +154,14 @@ mod tests {
 
     fn failure(plan: &str, version: &str, failures: u32, hold: Hold) -> Failure {
         Failure {
-            arn: "arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/nb".into(),
-            account: "111122223333".into(),
-            region: "us-east-1".into(),
-            resource_type: ResourceType::NotebookInstance,
-            name: "nb".into(),
-            kind: "notebook-fix".into(),
+            resource: ResourceRef {
+                arn: "arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/nb".into(),
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+                resource_type: ResourceType::NotebookInstance,
+                name: "nb".into(),
+            },
+            kind: crate::store::RemediationKind::NotebookFix,
             controls: vec![ControlId::SageMaker3],
             plan: plan.into(),
             version: version.into(),

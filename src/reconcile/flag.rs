@@ -20,11 +20,7 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
     let plan = recreation_plan(snapshot, &decision.flag, &ctx.config, &decision.notes);
     ctx.store
         .save_flag(&Flag {
-            arn: resource.arn.clone(),
-            account: resource.account.clone(),
-            region: resource.region.clone(),
-            resource_type: resource.resource_type,
-            name: resource.name.clone(),
+            resource: resource.clone(),
             controls: decision.flag.clone(),
             plan,
             dry_run: decision.dry_run,

@@ -1,7 +1,7 @@
 //! The reconciler: for one resource at a time, a fresh Describe, the eight controls, the
 //! policy's decision, then the remediation, journaled step by step.
 //!
-//! - this module: the [`reconcile`] contract (a trigger in, an [`Action`] out), the
+//! - this module: the [`reconcile`] contract (a trigger in, a [`Next`] out), the
 //!   [`Context`] every reconcile works in, the decision's execution and the dry run;
 //! - [`notebook_fix`]: the executor of the stop/update/start notebook fix;
 //! - [`tag_fix`]: the executor of the SageMaker.6/.7 tag fix;
@@ -49,7 +49,8 @@ use crate::policy::retry::{self, Held, Setback};
 use crate::policy::{self, Decision};
 use crate::shutdown::Shutdown;
 use crate::store::{
-    Failure, Millis, NewRemediation, RemediationStatus, StepRecord, Store, StoreError,
+    Failure, Millis, NewRemediation, RemediationKind, RemediationStatus, Step, StepPhase,
+    StepRecord, Store, StoreError,
 };
 use crate::telemetry::{Evaluated, InternalEvent, RemediationEnded, RemediationHeld};
 use crate::workflow::{Limits, NotebookState};
@@ -61,7 +62,7 @@ pub use sweep::{sweep_once, sweep_triggers, SweepOutcome};
 
 /// What the scheduler does with a resource after a reconcile.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum Next {
     /// Nothing more to do until the next trigger.
     Done,
     /// Look again after this long (a suspended remediation, shutdown mid-way).
@@ -138,7 +139,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
     fn held(
         &self,
         resource: &ResourceRef,
-        kind: &str,
+        kind: RemediationKind,
         plan: &str,
         version: &str,
     ) -> Result<Option<Held>, ReconcileError> {
@@ -157,7 +158,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
                 .unwrap_or_else(|| "a change".into());
             RemediationHeld {
                 resource_arn: &resource.arn,
-                kind,
+                kind: kind.as_str(),
                 reason: h.reason,
                 failures: failure.failures,
                 until: &until,
@@ -174,7 +175,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
     fn remember(
         &self,
         resource: &ResourceRef,
-        kind: &str,
+        kind: RemediationKind,
         controls: &[ControlId],
         plan: &str,
         version: &str,
@@ -198,12 +199,8 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
             &self.config.remediation.retry_policy(),
         );
         let failure = Failure {
-            arn: arn.clone(),
-            account: resource.account.clone(),
-            region: resource.region.clone(),
-            resource_type: resource.resource_type,
-            name: resource.name.clone(),
-            kind: kind.to_string(),
+            resource: resource.clone(),
+            kind,
             controls: controls.to_vec(),
             plan: plan.to_string(),
             version: version.to_string(),
@@ -219,7 +216,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         tracing::warn!(
             event = "remediation_setback",
             resource_arn = %arn,
-            kind,
+            kind = kind.as_str(),
             failures,
             hold = %crate::journal::describe_hold(&hold),
             reason,
@@ -251,19 +248,15 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         &self,
         resource: &ResourceRef,
         controls: &[ControlId],
-        kind: &str,
+        kind: RemediationKind,
         dry_run: bool,
         state: &serde_json::Value,
     ) -> Result<i64, ReconcileError> {
         self.store
             .begin(&NewRemediation {
-                arn: resource.arn.clone(),
-                account: resource.account.clone(),
-                region: resource.region.clone(),
-                resource_type: resource.resource_type,
-                name: resource.name.clone(),
+                resource: resource.clone(),
                 controls: controls.to_vec(),
-                kind: kind.to_string(),
+                kind,
                 dry_run,
                 state: state.clone(),
                 at: self.now(),
@@ -275,14 +268,14 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         &self,
         id: i64,
         resource: &ResourceRef,
-        step: &str,
-        phase: &str,
+        step: Step,
+        phase: StepPhase,
         detail: String,
     ) -> Result<(), ReconcileError> {
         let record = StepRecord {
             at: self.now(),
-            step: step.to_string(),
-            phase: phase.to_string(),
+            step,
+            phase,
             detail,
         };
         tracing::info!(
@@ -299,7 +292,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         self.store
             .append_step(id, &record)
             .map_err(self.store_err(&resource.arn))?;
-        crash_point(&record.step, &record.phase);
+        crash_point(record.step.as_str(), record.phase.as_str());
         Ok(())
     }
 }
@@ -332,7 +325,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     ctx: &Context<S, C>,
     api: &A,
     trigger: &Trigger,
-) -> Result<Action, ReconcileError> {
+) -> Result<Next, ReconcileError> {
     let arn = trigger.arn.as_str();
     let aws_err = |source: AwsError| ReconcileError::Aws {
         arn: arn.to_string(),
@@ -357,7 +350,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
 
     let Some(name) = resolve_name(api, trigger).await.map_err(aws_err)? else {
         tracing::info!(event = "resource_gone", resource_arn = %arn, "nothing to reconcile");
-        return Ok(Action::Done);
+        return Ok(Next::Done);
     };
     let resource = ResourceRef {
         account: trigger.account.clone(),
@@ -367,7 +360,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
         arn: arn.to_string(),
     };
     let Some(snapshot) = snapshot(api, &resource).await.map_err(aws_err)? else {
-        return Ok(Action::Done);
+        return Ok(Next::Done);
     };
     let params = ctx.config.control_params();
     let evaluations = controls::evaluate(&snapshot, &params);
@@ -379,7 +372,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
         .emit(&ctx.metrics);
     }
     if !evaluations.iter().any(|e| e.status == Status::Failed) {
-        return Ok(Action::Done);
+        return Ok(Next::Done);
     }
     let tags = match &snapshot.detail {
         Detail::Image(i) => i.tags.clone(),
@@ -398,7 +391,7 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
     evaluations: &[Evaluation],
     tags: &[Tag],
     decision: Decision,
-) -> Result<Action, ReconcileError> {
+) -> Result<Next, ReconcileError> {
     let resource = &snapshot.resource;
     let failed: Vec<ControlId> = evaluations
         .iter()
@@ -410,7 +403,7 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
         for c in &failed {
             ctx.ended(resource, *c, "exempt");
         }
-        return Ok(Action::Done);
+        return Ok(Next::Done);
     }
     for c in &decision.ignored {
         ctx.ended(resource, *c, "ignored");
@@ -438,18 +431,18 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
                 return Ok(held_action(&held, ctx.now()));
             }
             let state = NotebookState::new(ctx.now());
-            let state_json = fix_state_json(plan, &state);
+            let state_json = notebook_fix::FixRecord::json(plan, &state);
             let id = ctx.begin(resource, &controls, NOTEBOOK_FIX, false, &state_json)?;
             return notebook_fix::run(ctx, api, id, resource, plan, state).await;
         }
     }
-    Ok(Action::Done)
+    Ok(Next::Done)
 }
 
 /// The journal kind of the in-place notebook fix.
-const NOTEBOOK_FIX: &str = "notebook-fix";
+const NOTEBOOK_FIX: RemediationKind = RemediationKind::NotebookFix;
 /// The journal kind of the tag fix.
-const TAG_FIX: &str = "tags";
+const TAG_FIX: RemediationKind = RemediationKind::Tags;
 
 /// A plan's fingerprint in the failure memory: its canonical JSON.
 fn plan_fingerprint(plan: &impl serde::Serialize) -> String {
@@ -458,12 +451,12 @@ fn plan_fingerprint(plan: &impl serde::Serialize) -> String {
 
 /// What the scheduler does with a held remediation: look again when it is due, or wait for a
 /// change (a trigger or a sweep brings the resource back).
-fn held_action(held: &Held, now: Millis) -> Action {
+fn held_action(held: &Held, now: Millis) -> Next {
     match held.until {
-        Some(until) => Action::RequeueAfter(Duration::from_millis(
+        Some(until) => Next::RequeueAfter(Duration::from_millis(
             u64::try_from(until.saturating_sub(now)).unwrap_or(0),
         )),
-        None => Action::Done,
+        None => Next::Done,
     }
 }
 
@@ -478,15 +471,11 @@ fn fix_controls(plan: &NotebookPlan) -> Vec<ControlId> {
     controls
 }
 
-fn fix_state_json(plan: &NotebookPlan, state: &NotebookState) -> serde_json::Value {
-    json!({ "plan": plan, "state": state })
-}
-
 /// Records what enforce mode would do, once per distinct plan (not on every sweep).
 fn record_dry_run<S: Store, C: ClientFactory>(
     ctx: &Context<S, C>,
     resource: &ResourceRef,
-    kind: &str,
+    kind: RemediationKind,
     controls: &[ControlId],
     plan: serde_json::Value,
 ) -> Result<(), ReconcileError> {
@@ -504,8 +493,8 @@ fn record_dry_run<S: Store, C: ClientFactory>(
     ctx.step(
         id,
         resource,
-        "Plan",
-        "dry-run",
+        Step::Plan,
+        StepPhase::DryRun,
         format!("would {kind}: {plan}"),
     )?;
     ctx.store

@@ -2,43 +2,75 @@
 //! until the workflow finishes, suspends, or shutdown is requested. The decisions are the pure
 //! step machine's (`workflow::notebook`); this file does the I/O around them.
 
+use serde::{Deserialize, Serialize};
+
 use crate::telemetry::{InternalEvent, WorkflowRetry};
 use crate::workflow::{self, Command, Observation, Outcome};
 
 use super::*;
+
+/// The journaled state of a notebook fix: the plan and where the step machine stands.
+///
+/// # Versions
+///
+/// `version` 1 is the only one so far; rows written before the field existed have none and
+/// read as version 1. A later change of shape adds a version and reads the older ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct FixRecord {
+    #[serde(default = "FixRecord::first_version")]
+    pub version: u32,
+    pub plan: NotebookPlan,
+    pub state: NotebookState,
+}
+
+impl FixRecord {
+    const VERSION: u32 = 1;
+
+    fn first_version() -> u32 {
+        1
+    }
+
+    /// The journal value of `plan` at `state`.
+    pub(super) fn json(plan: &NotebookPlan, state: &NotebookState) -> serde_json::Value {
+        serde_json::to_value(FixRecord {
+            version: Self::VERSION,
+            plan: plan.clone(),
+            state: state.clone(),
+        })
+        .unwrap_or_default()
+    }
+
+    /// Reads a journal value back; an error names what is wrong.
+    pub(super) fn read(value: &serde_json::Value) -> Result<FixRecord, String> {
+        let record: FixRecord = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        if record.version > Self::VERSION {
+            return Err(format!(
+                "written by a newer release (state version {}, this one reads up to {})",
+                record.version,
+                Self::VERSION
+            ));
+        }
+        Ok(record)
+    }
+}
 
 /// Resumes a journaled notebook fix.
 pub(super) async fn resume<S: Store, C: ClientFactory, A: SageMakerApi>(
     ctx: &Context<S, C>,
     api: &A,
     running: crate::store::Remediation,
-) -> Result<Action, ReconcileError> {
-    let plan: NotebookPlan =
-        serde_json::from_value(running.state["plan"].clone()).map_err(|e| {
-            ReconcileError::Journal {
-                arn: running.arn.clone(),
-                message: e.to_string(),
-            }
+) -> Result<Next, ReconcileError> {
+    let FixRecord { plan, state, .. } =
+        FixRecord::read(&running.state).map_err(|message| ReconcileError::Journal {
+            arn: running.resource.arn.clone(),
+            message,
         })?;
-    let state: NotebookState =
-        serde_json::from_value(running.state["state"].clone()).map_err(|e| {
-            ReconcileError::Journal {
-                arn: running.arn.clone(),
-                message: e.to_string(),
-            }
-        })?;
-    let resource = ResourceRef {
-        account: running.account.clone(),
-        region: running.region.clone(),
-        resource_type: running.resource_type,
-        name: running.name.clone(),
-        arn: running.arn.clone(),
-    };
+    let resource = running.resource.clone();
     ctx.step(
         running.id,
         &resource,
-        "Resume",
-        "observed",
+        Step::Resume,
+        StepPhase::Observed,
         format!("resuming in phase {:?}", state.phase),
     )?;
     run(ctx, api, running.id, &resource, &plan, state).await
@@ -53,7 +85,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     resource: &ResourceRef,
     plan: &NotebookPlan,
     mut state: NotebookState,
-) -> Result<Action, ReconcileError> {
+) -> Result<Next, ReconcileError> {
     let arn = &resource.arn;
     let name = &resource.name;
     let limits = ctx.limits();
@@ -68,7 +100,13 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     let mut describe_failing_since: Option<Millis> = None;
     let save = |state: &NotebookState, status: RemediationStatus, outcome: Option<&str>| {
         ctx.store
-            .save_state(id, &fix_state_json(plan, state), status, outcome, ctx.now())
+            .save_state(
+                id,
+                &FixRecord::json(plan, state),
+                status,
+                outcome,
+                ctx.now(),
+            )
             .map_err(ctx.store_err(arn))
     };
     loop {
@@ -76,11 +114,11 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
             ctx.step(
                 id,
                 resource,
-                "Pause",
-                "wait",
+                Step::Pause,
+                StepPhase::Wait,
                 "shutdown requested; the next start resumes here".into(),
             )?;
-            return Ok(Action::RequeueAfter(Duration::ZERO));
+            return Ok(Next::RequeueAfter(Duration::ZERO));
         }
         let observed = match api.describe_notebook(name).await {
             Ok(n) => {
@@ -110,7 +148,13 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                 continue;
             }
             Err(e) => {
-                ctx.step(id, resource, "Describe", "error", e.to_string())?;
+                ctx.step(
+                    id,
+                    resource,
+                    Step::Describe,
+                    StepPhase::Error,
+                    e.to_string(),
+                )?;
                 return Err(ReconcileError::Aws {
                     arn: arn.clone(),
                     source: e,
@@ -122,7 +166,13 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
         state = next_state;
         save(&state, RemediationStatus::Running, None)?;
         if let Some(call) = mutating(&command) {
-            ctx.step(id, resource, call, "intent", describe_command(&command))?;
+            ctx.step(
+                id,
+                resource,
+                call,
+                StepPhase::Intent,
+                describe_command(&command),
+            )?;
             let result = match &command {
                 Command::Stop => api.stop_notebook(name).await,
                 Command::Start => api.start_notebook(name).await,
@@ -137,7 +187,13 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
             };
             match result {
                 Ok(()) => {
-                    ctx.step(id, resource, call, "done", describe_command(&command))?;
+                    ctx.step(
+                        id,
+                        resource,
+                        call,
+                        StepPhase::Done,
+                        describe_command(&command),
+                    )?;
                     if command == Command::Stop {
                         state = workflow::performed(&state, &command);
                         save(&state, RemediationStatus::Running, None)?;
@@ -147,7 +203,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                     continue;
                 }
                 Err(e) => {
-                    ctx.step(id, resource, call, "error", e.to_string())?;
+                    ctx.step(id, resource, call, StepPhase::Error, e.to_string())?;
                     let (after, then) =
                         workflow::on_error(plan, &state, &command, e.class, &e.message, ctx.now());
                     state = after;
@@ -164,7 +220,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
         match command {
             Command::Wait { reason } => {
                 if reason != last_wait {
-                    ctx.step(id, resource, "Wait", "wait", reason.clone())?;
+                    ctx.step(id, resource, Step::Wait, StepPhase::Wait, reason.clone())?;
                     last_wait = reason;
                 }
                 if !ctx.shutdown.sleep(poll).await {
@@ -173,8 +229,8 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                 poll = (poll * 2).min(remediation.max_poll_interval());
             }
             Command::Suspend { reason } => {
-                ctx.step(id, resource, "Suspend", "wait", reason)?;
-                return Ok(Action::RequeueAfter(remediation.max_poll_interval()));
+                ctx.step(id, resource, Step::Suspend, StepPhase::Wait, reason)?;
+                return Ok(Next::RequeueAfter(remediation.max_poll_interval()));
             }
             Command::Finish(outcome) => {
                 let setback = match &outcome {
@@ -210,7 +266,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                         (RemediationStatus::Abandoned, "interrupted", reason.clone())
                     }
                 };
-                ctx.step(id, resource, "Finish", "done", text.clone())?;
+                ctx.step(id, resource, Step::Finish, StepPhase::Done, text.clone())?;
                 save(&state, status, Some(&text))?;
                 ctx.remember(
                     resource,
@@ -224,18 +280,18 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                 for c in fix_controls(plan) {
                     ctx.ended(resource, c, label);
                 }
-                return Ok(Action::Done);
+                return Ok(Next::Done);
             }
             Command::Stop | Command::Start | Command::Update { .. } => {}
         }
     }
 }
 
-fn mutating(command: &Command) -> Option<&'static str> {
+fn mutating(command: &Command) -> Option<Step> {
     match command {
-        Command::Stop => Some("StopNotebookInstance"),
-        Command::Start => Some("StartNotebookInstance"),
-        Command::Update { .. } => Some("UpdateNotebookInstance"),
+        Command::Stop => Some(Step::StopNotebookInstance),
+        Command::Start => Some(Step::StartNotebookInstance),
+        Command::Update { .. } => Some(Step::UpdateNotebookInstance),
         _ => None,
     }
 }

@@ -30,11 +30,11 @@ pub async fn run_scheduler<S: Store + 'static, C: ClientFactory>(
     let resume: Vec<Trigger> = unfinished
         .iter()
         .map(|r| Trigger {
-            account: r.account.clone(),
-            region: r.region.clone(),
-            resource_type: r.resource_type,
-            arn: r.arn.clone(),
-            name: Some(r.name.clone()),
+            account: r.resource.account.clone(),
+            region: r.resource.region.clone(),
+            resource_type: r.resource.resource_type,
+            arn: r.resource.arn.clone(),
+            name: Some(r.resource.name.clone()),
             family: Family::Sweep,
             event_id: format!("resume-{}", r.id),
             controls: r.controls.clone(),
@@ -239,7 +239,7 @@ async fn run_one_in_span<S: Store, C: ClientFactory>(ctx: &Context<S, C>, pendin
     };
     let now = ctx.now();
     let outcome = match &result {
-        Ok(Action::Done) => {
+        Ok(Next::Done) => {
             ReconcileEnded { failure: None }.emit(&ctx.metrics);
             match ctx.store.finish(arn, pending.generation) {
                 Ok(true) => Ok(()),
@@ -248,7 +248,7 @@ async fn run_one_in_span<S: Store, C: ClientFactory>(ctx: &Context<S, C>, pendin
                 Err(e) => Err(e),
             }
         }
-        Ok(Action::RequeueAfter(d)) => {
+        Ok(Next::RequeueAfter(d)) => {
             ReconcileEnded { failure: None }.emit(&ctx.metrics);
             ctx.store.defer(arn, now + d.as_millis() as i64, 0)
         }

@@ -25,14 +25,26 @@ pub(super) async fn add_tags<S: Store, C: ClientFactory, A: SageMakerApi>(
     }
     let id = ctx.begin(resource, &[control], TAG_FIX, false, &plan)?;
     let keys: Vec<&str> = decision.add_tags.iter().map(|t| t.key.as_str()).collect();
-    ctx.step(id, resource, "AddTags", "intent", keys.join(", "))?;
+    ctx.step(
+        id,
+        resource,
+        Step::AddTags,
+        StepPhase::Intent,
+        keys.join(", "),
+    )?;
     let (status, outcome, permanent) = match api.add_tags(arn, &decision.add_tags).await {
         Ok(()) => {
-            ctx.step(id, resource, "AddTags", "done", keys.join(", "))?;
+            ctx.step(
+                id,
+                resource,
+                Step::AddTags,
+                StepPhase::Done,
+                keys.join(", "),
+            )?;
             (RemediationStatus::Succeeded, "fixed".to_string(), false)
         }
         Err(e) => {
-            ctx.step(id, resource, "AddTags", "error", e.to_string())?;
+            ctx.step(id, resource, Step::AddTags, StepPhase::Error, e.to_string())?;
             let permanent = e.class.is_permanent();
             (RemediationStatus::Failed, format!("failed: {e}"), permanent)
         }

@@ -338,7 +338,7 @@ impl Harness {
 /// A scheduler running on the harness's store.
 struct Running {
     ctx: Ctx,
-    stop: shutdown::Trigger,
+    stop: shutdown::Sender,
     scheduler: tokio::task::JoinHandle<Result<(), StoreError>>,
 }
 
@@ -597,7 +597,7 @@ async fn a_denied_update_fails_once_and_later_triggers_do_not_repeat_it() {
     assert_eq!(h.journal("scp").len(), 1);
     let failure = h
         .store
-        .failure(&arn("scp"), "notebook-fix")
+        .failure(&arn("scp"), RemediationKind::NotebookFix)
         .unwrap()
         .unwrap();
     assert_eq!(failure.hold, Hold::NeedsPerson);
@@ -673,4 +673,37 @@ async fn a_resource_of_an_unknown_account_fails_permanently() {
     assert_eq!(pending[0].attempts, 1);
     assert!(pending[0].not_before - ctx.now() > 899_000);
     run.stop().await;
+}
+
+#[test]
+fn a_fix_record_written_now_reads_back_and_older_rows_still_load() {
+    use super::notebook_fix::FixRecord;
+    let plan = NotebookPlan {
+        disable_root_access: true,
+        platform: None,
+    };
+    let mut state = NotebookState::new(5);
+    state.stop_sent = true;
+    let written = FixRecord::json(&plan, &state);
+    assert_eq!(written["version"], 1);
+    let back = FixRecord::read(&written).unwrap();
+    assert_eq!((back.plan, back.state), (plan.clone(), state));
+    // A row from before the version tag and the newer state fields.
+    let old = serde_json::json!({
+        "plan": { "disable_root_access": true, "platform": null },
+        "state": { "phase": "Stopping", "prior_status": "InService", "restart": true,
+                   "update_attempts": 0, "start_attempts": 0, "stop_attempts": 1,
+                   "phase_since": 5, "failure": null, "outcome": null }
+    });
+    let back = FixRecord::read(&old).unwrap();
+    assert_eq!(back.version, 1);
+    assert_eq!(back.plan, plan);
+    assert!(!back.state.stop_sent);
+    // A newer release's row is refused with a clear reason, not misread.
+    let mut newer = written.clone();
+    newer["version"] = serde_json::json!(2);
+    assert!(FixRecord::read(&newer)
+        .unwrap_err()
+        .contains("newer release"));
+    assert!(FixRecord::read(&serde_json::json!({ "plan": 1 })).is_err());
 }

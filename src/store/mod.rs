@@ -12,14 +12,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::events::Trigger;
-use crate::model::{ControlId, ResourceType};
+use crate::model::{ControlId, ResourceRef};
 
 mod sqlite;
+mod vocabulary;
 
 pub use sqlite::SqliteStore;
+pub use vocabulary::{RemediationKind, Step, StepPhase};
 
-/// Unix epoch milliseconds.
-pub type Millis = i64;
+pub use crate::model::Millis;
 
 /// A trigger waiting in the queue: the latest trigger recorded for its ARN, with the merged
 /// name and control hints of every trigger coalesced into it.
@@ -85,14 +86,10 @@ impl std::fmt::Display for RemediationStatus {
 /// What [`Store::begin`] records about a new remediation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRemediation {
-    pub arn: String,
-    pub account: String,
-    pub region: String,
-    pub resource_type: ResourceType,
-    pub name: String,
+    /// The resource, as its Describe or List named it.
+    pub resource: ResourceRef,
     pub controls: Vec<ControlId>,
-    /// `notebook-fix`, `tags` or `flag`.
-    pub kind: String,
+    pub kind: RemediationKind,
     pub dry_run: bool,
     /// The initial resumable state of the workflow.
     pub state: serde_json::Value,
@@ -103,10 +100,10 @@ pub struct NewRemediation {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
     pub at: Millis,
-    /// The workflow step, e.g. `Stop`.
-    pub step: String,
-    /// `intent` (about to call), `done`, `error`, `observed` or `wait`.
-    pub phase: String,
+    /// The workflow step, e.g. `StopNotebookInstance`.
+    pub step: Step,
+    /// `intent` (about to call), `done`, `error`, `observed`, `wait` or `dry-run`.
+    pub phase: StepPhase,
     pub detail: String,
 }
 
@@ -114,13 +111,11 @@ pub struct StepRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Remediation {
     pub id: i64,
-    pub arn: String,
-    pub account: String,
-    pub region: String,
-    pub resource_type: ResourceType,
-    pub name: String,
+    /// The resource, as its Describe or List named it.
+    #[serde(flatten)]
+    pub resource: ResourceRef,
     pub controls: Vec<ControlId>,
-    pub kind: String,
+    pub kind: RemediationKind,
     pub dry_run: bool,
     pub state: serde_json::Value,
     pub status: RemediationStatus,
@@ -134,11 +129,9 @@ pub struct Remediation {
 /// A resource that cannot be fixed in place, with the plan to recreate it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Flag {
-    pub arn: String,
-    pub account: String,
-    pub region: String,
-    pub resource_type: ResourceType,
-    pub name: String,
+    /// The resource, as its Describe or List named it.
+    #[serde(flatten)]
+    pub resource: ResourceRef,
     pub controls: Vec<ControlId>,
     pub plan: serde_json::Value,
     pub dry_run: bool,
@@ -149,13 +142,10 @@ pub struct Flag {
 /// remediation kind, so that a failed fix is not started again on every trigger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
-    pub arn: String,
-    pub account: String,
-    pub region: String,
-    pub resource_type: ResourceType,
-    pub name: String,
-    /// The remediation kind, e.g. `notebook-fix`.
-    pub kind: String,
+    /// The resource, as its Describe or List named it.
+    #[serde(flatten)]
+    pub resource: ResourceRef,
+    pub kind: RemediationKind,
     pub controls: Vec<ControlId>,
     /// The plan that failed, as its canonical JSON (the plan fingerprint).
     pub plan: String,
@@ -371,13 +361,13 @@ pub trait Store: Send + Sync {
     fn save_failure(&self, failure: &Failure) -> Result<(), StoreError>;
 
     /// The remembered failure of `arn` for remediations of `kind`, if any.
-    fn failure(&self, arn: &str, kind: &str) -> Result<Option<Failure>, StoreError>;
+    fn failure(&self, arn: &str, kind: RemediationKind) -> Result<Option<Failure>, StoreError>;
 
     /// Every remembered failure, by ARN.
     fn failures(&self) -> Result<Vec<Failure>, StoreError>;
 
     /// Forgets the failure of `arn` for `kind` (the remediation succeeded since).
-    fn clear_failure(&self, arn: &str, kind: &str) -> Result<(), StoreError>;
+    fn clear_failure(&self, arn: &str, kind: RemediationKind) -> Result<(), StoreError>;
 
     /// A cheap round trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;

@@ -22,8 +22,8 @@ use rows::*;
 use schema::*;
 
 use super::{
-    Failure, Flag, Millis, NewRemediation, Pending, Remediation, RemediationStatus, StepRecord,
-    Store, StoreError,
+    Failure, Flag, Millis, NewRemediation, Pending, Remediation, RemediationKind,
+    RemediationStatus, StepRecord, Store, StoreError,
 };
 use crate::events::Trigger;
 
@@ -348,14 +348,14 @@ impl Store for SqliteStore {
         let running: Option<i64> = tx
             .query_row(
                 "SELECT id FROM remediations WHERE arn = ?1 AND status = 'running'",
-                [&r.arn],
+                [&r.resource.arn],
                 |row| row.get(0),
             )
             .optional()
             .map_err(|e| self.sql(e))?;
         if let Some(id) = running {
             return Err(StoreError::Conflict {
-                what: format!("remediation of {}", r.arn),
+                what: format!("remediation of {}", r.resource.arn),
                 message: format!("remediation {id} is still running"),
             });
         }
@@ -365,11 +365,11 @@ impl Store for SqliteStore {
                  VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?11)"
             ),
             params![
-                r.arn,
-                r.account,
-                r.region,
-                r.resource_type.config_type(),
-                r.name,
+                r.resource.arn,
+                r.resource.account,
+                r.resource.region,
+                r.resource.resource_type.config_type(),
+                r.resource.name,
                 encode_controls(&r.controls),
                 r.kind,
                 r.dry_run,
@@ -492,11 +492,11 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ),
             params![
-                flag.arn,
-                flag.account,
-                flag.region,
-                flag.resource_type.config_type(),
-                flag.name,
+                flag.resource.arn,
+                flag.resource.account,
+                flag.resource.region,
+                flag.resource.resource_type.config_type(),
+                flag.resource.name,
                 encode_controls(&flag.controls),
                 plan,
                 flag.dry_run,
@@ -561,17 +561,17 @@ impl Store for SqliteStore {
 
     fn save_failure(&self, failure: &Failure) -> Result<(), StoreError> {
         let body = serde_json::to_string(failure).map_err(|e| StoreError::Corrupt {
-            what: format!("failure of {}", failure.arn),
+            what: format!("failure of {}", failure.resource.arn),
             message: e.to_string(),
         })?;
         self.execute(
             "INSERT OR REPLACE INTO failures (arn, kind, body) VALUES (?1, ?2, ?3)",
-            params![failure.arn, failure.kind, body],
+            params![failure.resource.arn, failure.kind, body],
         )?;
         Ok(())
     }
 
-    fn failure(&self, arn: &str, kind: &str) -> Result<Option<Failure>, StoreError> {
+    fn failure(&self, arn: &str, kind: RemediationKind) -> Result<Option<Failure>, StoreError> {
         let body: Option<String> = {
             let conn = self.lock();
             conn.query_row(
@@ -602,7 +602,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    fn clear_failure(&self, arn: &str, kind: &str) -> Result<(), StoreError> {
+    fn clear_failure(&self, arn: &str, kind: RemediationKind) -> Result<(), StoreError> {
         self.execute(
             "DELETE FROM failures WHERE arn = ?1 AND kind = ?2",
             params![arn, kind],
@@ -622,7 +622,7 @@ impl Store for SqliteStore {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use crate::events::Family;
-    use crate::model::{ControlId, ResourceType};
+    use crate::model::{ControlId, ResourceRef, ResourceType};
     use crate::store::Hold;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -655,13 +655,15 @@ mod tests {
 
     fn new_remediation(arn: &str, at: Millis) -> NewRemediation {
         NewRemediation {
-            arn: arn.into(),
-            account: "111122223333".into(),
-            region: "eu-west-1".into(),
-            resource_type: ResourceType::NotebookInstance,
-            name: "Nb".into(),
+            resource: ResourceRef {
+                arn: arn.into(),
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                resource_type: ResourceType::NotebookInstance,
+                name: "Nb".into(),
+            },
             controls: vec![ControlId::SageMaker3, ControlId::SageMaker8],
-            kind: "notebook-fix".into(),
+            kind: RemediationKind::NotebookFix,
             dry_run: false,
             state: json!({"step": "Stop", "was_running": true}),
             at,
@@ -671,19 +673,21 @@ mod tests {
     fn step(at: Millis, step: &str, phase: &str) -> StepRecord {
         StepRecord {
             at,
-            step: step.into(),
-            phase: phase.into(),
+            step: step.parse().unwrap(),
+            phase: phase.parse().unwrap(),
             detail: format!("{step} {phase}"),
         }
     }
 
     fn flag(arn: &str, at: Millis, plan: serde_json::Value) -> Flag {
         Flag {
-            arn: arn.into(),
-            account: "111122223333".into(),
-            region: "eu-west-1".into(),
-            resource_type: ResourceType::NotebookInstance,
-            name: "Nb".into(),
+            resource: ResourceRef {
+                arn: arn.into(),
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                resource_type: ResourceType::NotebookInstance,
+                name: "Nb".into(),
+            },
             controls: vec![ControlId::SageMaker1],
             plan,
             dry_run: true,
@@ -890,8 +894,12 @@ mod tests {
                 .unwrap();
             store.defer(NB2, 7_000, 2).unwrap();
             let id = store.begin(&new_remediation(NB1, 200)).unwrap();
-            store.append_step(id, &step(210, "Stop", "intent")).unwrap();
-            store.append_step(id, &step(220, "Stop", "done")).unwrap();
+            store
+                .append_step(id, &step(210, "StopNotebookInstance", "intent"))
+                .unwrap();
+            store
+                .append_step(id, &step(220, "StopNotebookInstance", "done"))
+                .unwrap();
             store
                 .save_state(
                     id,
@@ -934,7 +942,7 @@ mod tests {
         let r = &running[0];
         assert_eq!(r.state, json!({"step": "Update"}));
         assert_eq!(r.updated_at, 230);
-        assert_eq!(r.steps[1], step(220, "Stop", "done"));
+        assert_eq!(r.steps[1], step(220, "StopNotebookInstance", "done"));
         assert!(
             !store.claim(NB1, "worker-b", 600, 1_000).unwrap(),
             "claims persist too"
@@ -1014,14 +1022,16 @@ mod tests {
         SqliteStore::open_existing(&path).unwrap();
     }
 
-    fn failure(arn: &str, kind: &str, hold: Hold) -> Failure {
+    fn failure(arn: &str, kind: RemediationKind, hold: Hold) -> Failure {
         Failure {
-            arn: arn.to_string(),
-            account: "111122223333".into(),
-            region: "eu-west-1".into(),
-            resource_type: ResourceType::NotebookInstance,
-            name: "nb-1".into(),
-            kind: kind.to_string(),
+            resource: ResourceRef {
+                arn: arn.to_string(),
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                resource_type: ResourceType::NotebookInstance,
+                name: "nb-1".into(),
+            },
+            kind,
             controls: vec![ControlId::SageMaker3],
             plan: r#"{"disable_root_access":true,"platform":null}"#.into(),
             version: "{}".into(),
@@ -1036,27 +1046,47 @@ mod tests {
     #[test]
     fn failures_are_kept_per_arn_and_kind_replaced_and_cleared() {
         let (dir, store) = open();
-        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), None);
-        let first = failure(NB1, "notebook-fix", Hold::Retry { at: 5_000 });
+        assert_eq!(
+            store.failure(NB1, RemediationKind::NotebookFix).unwrap(),
+            None
+        );
+        let first = failure(NB1, RemediationKind::NotebookFix, Hold::Retry { at: 5_000 });
         store.save_failure(&first).unwrap();
         store
-            .save_failure(&failure(NB1, "tags", Hold::NeedsPerson))
+            .save_failure(&failure(NB1, RemediationKind::Tags, Hold::NeedsPerson))
             .unwrap();
         store
-            .save_failure(&failure(NB2, "notebook-fix", Hold::Quiet { until: 9 }))
+            .save_failure(&failure(
+                NB2,
+                RemediationKind::NotebookFix,
+                Hold::Quiet { until: 9 },
+            ))
             .unwrap();
-        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), Some(first));
+        assert_eq!(
+            store.failure(NB1, RemediationKind::NotebookFix).unwrap(),
+            Some(first)
+        );
         let second = Failure {
             failures: 2,
             hold: Hold::NeedsPerson,
-            ..failure(NB1, "notebook-fix", Hold::NeedsPerson)
+            ..failure(NB1, RemediationKind::NotebookFix, Hold::NeedsPerson)
         };
         store.save_failure(&second).unwrap();
-        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), Some(second));
+        assert_eq!(
+            store.failure(NB1, RemediationKind::NotebookFix).unwrap(),
+            Some(second)
+        );
         assert_eq!(store.failures().unwrap().len(), 3);
-        store.clear_failure(NB1, "notebook-fix").unwrap();
-        store.clear_failure(NB3, "notebook-fix").unwrap();
-        assert_eq!(store.failure(NB1, "notebook-fix").unwrap(), None);
+        store
+            .clear_failure(NB1, RemediationKind::NotebookFix)
+            .unwrap();
+        store
+            .clear_failure(NB3, RemediationKind::NotebookFix)
+            .unwrap();
+        assert_eq!(
+            store.failure(NB1, RemediationKind::NotebookFix).unwrap(),
+            None
+        );
         // Survives reopening.
         let path = store.path().to_path_buf();
         drop(store);
@@ -1065,15 +1095,15 @@ mod tests {
             .failures()
             .unwrap()
             .into_iter()
-            .map(|f| (f.arn, f.kind, f.hold))
+            .map(|f| (f.resource.arn, f.kind, f.hold))
             .collect();
         assert_eq!(
             kept,
             [
-                (NB1.to_string(), "tags".to_string(), Hold::NeedsPerson),
+                (NB1.to_string(), RemediationKind::Tags, Hold::NeedsPerson),
                 (
                     NB2.to_string(),
-                    "notebook-fix".to_string(),
+                    RemediationKind::NotebookFix,
                     Hold::Quiet { until: 9 }
                 )
             ]
@@ -1145,7 +1175,9 @@ mod tests {
         let a = store.begin(&new_remediation(NB1, 100)).unwrap();
         let b = store.begin(&new_remediation(NB2, 110)).unwrap();
         let c = store.begin(&new_remediation(NB3, 120)).unwrap();
-        store.append_step(a, &step(101, "Stop", "intent")).unwrap();
+        store
+            .append_step(a, &step(101, "StopNotebookInstance", "intent"))
+            .unwrap();
         store
             .save_state(
                 b,
@@ -1168,7 +1200,10 @@ mod tests {
         let unfinished = store.unfinished().unwrap();
         assert_eq!(unfinished.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a]);
         assert_eq!(unfinished[0].status, RemediationStatus::Running);
-        assert_eq!(unfinished[0].steps, vec![step(101, "Stop", "intent")]);
+        assert_eq!(
+            unfinished[0].steps,
+            vec![step(101, "StopNotebookInstance", "intent")]
+        );
         assert_eq!(store.unfinished_for(NB1).unwrap().map(|r| r.id), Some(a));
         assert_eq!(store.unfinished_for(NB2).unwrap(), None);
         assert_eq!(store.unfinished_for(NB3).unwrap(), None);
@@ -1204,7 +1239,7 @@ mod tests {
         let b = store.begin(&new_remediation(NB1, 140)).unwrap();
         assert!(b > a, "ids grow");
         assert!(matches!(
-            store.append_step(9_999, &step(1, "Stop", "intent")),
+            store.append_step(9_999, &step(1, "StopNotebookInstance", "intent")),
             Err(StoreError::NotFound { .. })
         ));
         assert!(matches!(
@@ -1220,10 +1255,10 @@ mod tests {
         let (_dir, store) = open();
         let id = store.begin(&new_remediation(NB1, 100)).unwrap();
         let steps = vec![
-            step(110, "Stop", "intent"),
-            step(120, "Stop", "done"),
-            step(115, "Stop", "observed"), // an out-of-order clock does not move updated_at back
-            step(130, "Update", "intent"),
+            step(110, "StopNotebookInstance", "intent"),
+            step(120, "StopNotebookInstance", "done"),
+            step(115, "StopNotebookInstance", "observed"), // an out-of-order clock does not move updated_at back
+            step(130, "UpdateNotebookInstance", "intent"),
         ];
         for s in &steps {
             store.append_step(id, s).unwrap();
@@ -1246,7 +1281,9 @@ mod tests {
         for (i, arn) in [NB1, NB2, NB1, NB3, NB1].into_iter().enumerate() {
             let at = 1_000 + i64::try_from(i).unwrap() * 10;
             let id = store.begin(&new_remediation(arn, at)).unwrap();
-            store.append_step(id, &step(at + 1, "Tag", "done")).unwrap();
+            store
+                .append_step(id, &step(at + 1, "AddTags", "done"))
+                .unwrap();
             store
                 .save_state(
                     id,
@@ -1292,7 +1329,7 @@ mod tests {
 
         let all = store.flags(None).unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!(all[0].arn, NB1, "sorted by ARN");
+        assert_eq!(all[0].resource.arn, NB1, "sorted by ARN");
         assert_eq!(all[1], newer);
         assert_eq!(store.flags(Some(NB2)).unwrap(), vec![newer]);
         assert!(store.flags(Some(NB3)).unwrap().is_empty());

@@ -76,8 +76,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::ErrorClass;
 use crate::model::{NotebookPlan, NotebookStatus};
 
-/// Milliseconds since the Unix epoch (the executor's clock).
-pub type Millis = i64;
+pub use crate::model::Millis;
 
 /// The value of `RootAccess` that passes SageMaker.3.
 const ROOT_ACCESS_DISABLED: &str = "Disabled";

@@ -4,7 +4,7 @@
 use rusqlite::Row;
 
 use crate::events::{Family, Trigger};
-use crate::model::{ControlId, ResourceType};
+use crate::model::{ControlId, ResourceRef, ResourceType};
 use crate::store::{
     Failure, Flag, Millis, Pending, Remediation, RemediationStatus, StepRecord, StoreError,
 };
@@ -160,7 +160,7 @@ pub(super) struct RawRemediation {
     pub(super) resource_type: String,
     pub(super) name: String,
     pub(super) controls: String,
-    pub(super) kind: String,
+    pub(super) kind: crate::store::RemediationKind,
     pub(super) dry_run: bool,
     pub(super) state: String,
     pub(super) status: String,
@@ -204,11 +204,13 @@ impl RawRemediation {
             .ok_or_else(|| corrupt(format!("unknown status `{}`", self.status)))?;
         Ok(Remediation {
             id: self.id,
-            arn: self.arn,
-            account: self.account,
-            region: self.region,
-            resource_type,
-            name: self.name,
+            resource: ResourceRef {
+                arn: self.arn,
+                account: self.account,
+                region: self.region,
+                resource_type,
+                name: self.name,
+            },
             controls,
             kind: self.kind,
             dry_run: self.dry_run,
@@ -260,11 +262,13 @@ impl RawFlag {
         let plan = serde_json::from_str(&self.plan)
             .map_err(|e| corrupt(format!("plan is not JSON: {e}")))?;
         Ok(Flag {
-            arn: self.arn,
-            account: self.account,
-            region: self.region,
-            resource_type,
-            name: self.name,
+            resource: ResourceRef {
+                arn: self.arn,
+                account: self.account,
+                region: self.region,
+                resource_type,
+                name: self.name,
+            },
             controls,
             plan,
             dry_run: self.dry_run,
@@ -313,3 +317,33 @@ pub(super) fn parse_controls_lenient(s: &str) -> (Vec<ControlId>, Vec<String>) {
 pub(super) fn parse_resource_type(s: &str) -> Result<ResourceType, String> {
     ResourceType::parse(s).ok_or_else(|| format!("unknown resource type `{s}`"))
 }
+
+/// The journal's vocabulary is stored as its historic strings.
+macro_rules! sql_text {
+    ($($t:ty),*) => {$(
+        impl rusqlite::types::ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                let text = value.as_str()?;
+                text.parse().map_err(|_| {
+                    rusqlite::types::FromSqlError::Other(
+                        format!("unknown {} `{text}`", stringify!($t)).into(),
+                    )
+                })
+            }
+        }
+    )*};
+}
+
+sql_text!(
+    crate::store::RemediationKind,
+    crate::store::Step,
+    crate::store::StepPhase
+);

@@ -1,0 +1,730 @@
+//! Configuration: built-in defaults < TOML file (`--config FILE`) < `SMR_*` environment variables,
+//! checked against the schema and validated, with every problem reported at once.
+//!
+//! The defaults are safe: with no configuration the tool audits the caller's own account in the
+//! default region of the credential chain and changes nothing. Changing anything takes two
+//! opt-ins: `mode = "enforce"` and `enforce = true` on the account ([`Config::enforces`]); what
+//! is done about each failed control is `actions` ([`Config::action`]).
+//!
+//! [`Config::warnings`] lists settings that are legal but probably not meant (enforce mode with
+//! no account opted in, ...); `validate-config` prints them without failing.
+//!
+//! # Loading
+//!
+//! The types below are the one schema: serde (with `deny_unknown_fields`) reads them, each field's
+//! default is on the field (`#[default(..)]`) and its bounds and syntax are garde rules
+//! (`#[garde(..)]`, the syntax rules in [`rules`]); checks across keys are in `checks`. Adding a
+//! key is adding a field with its doc comment, default and rule.
+//!
+//! [`Config::load`] merges the layers with figment and deserializes the result; because serde
+//! stops at the first error, [`load`] takes the offending value out and tries again until every
+//! unknown key and type error is known. Those and the semantic problems ([`Config::validate`])
+//! are all collected into one [`ConfigErrors`], each with its key path
+//! (`accounts[1].external_id`) and, when known, where the value came from (the file path or
+//! `environment variable SMR_X`).
+//!
+//! # Environment
+//!
+//! `SMR_` followed by the key path in upper case with `__` between the levels, e.g.
+//! `SMR_AUDIT__CONCURRENCY=8`, `SMR_LOG__FORMAT=json`, `SMR_MODE=enforce`,
+//! `SMR_DAEMON__QUEUE_URL=https://sqs.us-east-1.amazonaws.com/111122223333/smr-events`,
+//! `SMR_CONTROLS__REQUIRED_TAG_KEYS='["owner","team"]'`,
+//! `SMR_ACTIONS='{"SageMaker.8"="fix"}'` (control ids contain a dot: quote them in a table),
+//! `SMR_REMEDIATION__TAG_VALUES='{owner="platform-team"}'` or
+//! `SMR_ACCOUNTS='[{id="111122223333", role_arn="arn:aws:iam::111122223333:role/Audit",
+//! enforce=true}]'`.
+//! Values are parsed like figment's `Env` provider (numbers, booleans, `[..]` arrays, `{..}`
+//! tables, otherwise strings). Tables (`actions`, `tag_values`) are merged key by key with the
+//! lower layers; arrays (`accounts`, ...) replace them. Any other `SMR_*` variable is an unknown
+//! key, except those listed in [`RESERVED_ENV_VARS`].
+
+mod checks;
+mod load;
+mod problems;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
+
+use crate::controls::Params;
+use crate::model::ControlId;
+
+pub use load::fields;
+pub use problems::{ConfigErrors, ConfigProblem};
+use problems::{Issue, KeyPath};
+use rules::within;
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "SMR_";
+/// Separator between the levels of a key path in an environment variable name.
+pub const ENV_SEPARATOR: &str = "__";
+/// `SMR_*` variables that are not configuration keys.
+pub const RESERVED_ENV_VARS: &[&str] = &["SMR_CONFIG"];
+/// Security Hub's limit on `requiredKeyTags`.
+pub const MAX_REQUIRED_TAG_KEYS: usize = 6;
+/// AWS's tag key length limit.
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+/// AWS's tag value length limit.
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+/// The SageMaker.8 platform Security Hub accepts by default.
+pub const DEFAULT_PLATFORM: &str = "notebook-al2-v3";
+/// Default tag key that exempts a resource.
+pub const DEFAULT_EXEMPTION_TAG_KEY: &str = "sagemaker-remediator:exempt";
+/// Default tag key put on flagged resources.
+pub const DEFAULT_FLAG_TAG_KEY: &str = "sagemaker-remediator:recreate-required";
+const MAX_CONCURRENCY: usize = 256;
+const MAX_POLL_INTERVAL_SECS: u64 = 3600;
+const MAX_UPDATE_ATTEMPTS: u32 = 100;
+/// Longest failure-memory delay and quiet period: 30 days.
+const MAX_RETRY_SECS: u64 = 30 * 86_400;
+const MAX_ERROR_BACKOFF_SECS: u64 = 86_400;
+
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    SmartDefault,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `audit` (the default): evaluate, plan and record, call no mutating API. `enforce`: act,
+    /// but only in accounts listed with `enforce = true`.
+    #[garde(skip)]
+    pub mode: Mode,
+    /// What to do about each failed control. Always holds all eight controls after loading
+    /// (absent keys take their defaults, see [`Action::default_for`]); use [`Config::action`].
+    #[default(Action::defaults())]
+    #[garde(skip)]
+    pub actions: BTreeMap<ControlId, Action>,
+    /// Parameters of the Security Hub controls (SageMaker.6/.7 tags, SageMaker.8 platforms).
+    #[garde(dive)]
+    pub controls: ControlsConfig,
+    /// How remediation is carried out: exemption and flag tags, tag values, timeouts.
+    #[garde(dive)]
+    pub remediation: RemediationConfig,
+    /// What to audit and how hard to drive the AWS APIs while doing so.
+    #[garde(dive)]
+    pub audit: AuditConfig,
+    /// The long-running `run` daemon: event intake, sweeps, concurrency, store, HTTP listener.
+    #[garde(dive)]
+    pub daemon: DaemonConfig,
+    /// AWS client behaviour: rate limit and per-call timeout.
+    #[garde(dive)]
+    pub aws: AwsConfig,
+    /// Log output.
+    #[garde(dive)]
+    pub log: LogConfig,
+    /// Accounts to audit. Empty means the caller's own account with the default credentials.
+    #[garde(dive)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// Whether the remediator may change anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(strum::IntoStaticStr, strum::Display, strum::VariantNames)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Mode {
+    /// Evaluate, plan and record; call no mutating API anywhere.
+    #[default]
+    Audit,
+    /// Carry out the plans in accounts that opted in (`accounts[].enforce = true`); elsewhere as
+    /// `Audit`.
+    Enforce,
+}
+
+impl Mode {
+    /// `audit` or `enforce`, as in the configuration.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// What to do about a failed control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(strum::IntoStaticStr, strum::Display, strum::VariantNames)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Action {
+    /// Fix in place (only SageMaker.3, .6, .7 and .8 can be).
+    Fix,
+    /// Leave the resource as it is, tag it with `remediation.flag_tag_key` and report it.
+    Flag,
+    /// Do nothing beyond recording the evaluation.
+    Ignore,
+}
+
+impl Action {
+    /// `fix`, `flag` or `ignore`, as in the configuration.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The built-in action for `control` (the control catalogue's): `fix` for SageMaker.3, .6
+    /// and .7; `flag` for the others.
+    pub fn default_for(control: ControlId) -> Action {
+        control.default_action()
+    }
+
+    /// All eight controls with their built-in actions.
+    pub fn defaults() -> BTreeMap<ControlId, Action> {
+        ControlId::ALL
+            .into_iter()
+            .map(|control| (control, Action::default_for(control)))
+            .collect()
+    }
+}
+
+/// Whether `action = "fix"` is possible for `control`; if not, why (for messages).
+pub fn fix_unsupported(control: ControlId) -> Option<&'static str> {
+    control.fix_unsupported()
+}
+
+/// The values of the enum serde calls `name`, for messages.
+fn variants_of(name: &str) -> Option<&'static [&'static str]> {
+    use strum::VariantNames;
+    match name {
+        "Mode" => Some(Mode::VARIANTS),
+        "Action" => Some(Action::VARIANTS),
+        "LogFormat" => Some(LogFormat::VARIANTS),
+        _ => None,
+    }
+}
+
+/// Parameters of the Security Hub controls.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    SmartDefault,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlsConfig {
+    /// SageMaker.6/.7 `requiredKeyTags`: 0-6 case-sensitive tag keys that every resource must
+    /// carry. Empty means "at least one tag whose key does not start with `aws:`".
+    #[garde(
+        custom(rules::at_most(MAX_REQUIRED_TAG_KEYS, "keys (Security Hub requiredKeyTags)")),
+        inner(custom(rules::tag_key))
+    )]
+    pub required_tag_keys: Vec<String>,
+    /// SageMaker.8: the notebook platform identifiers that pass (Security Hub's value is
+    /// `notebook-al2-v3`). Must not be empty.
+    #[default(vec![DEFAULT_PLATFORM.to_string()])]
+    #[garde(inner(custom(rules::not_blank)))]
+    pub supported_platforms: Vec<String>,
+    /// SageMaker.8 remediation target platform; must be one of `supported_platforms`.
+    #[default(DEFAULT_PLATFORM.to_string())]
+    #[garde(custom(rules::not_blank))]
+    pub platform_target: String,
+}
+
+/// What to audit and with how much parallelism.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    SmartDefault,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Regions to audit (e.g. `us-east-1`). Empty means the default region of the credential
+    /// chain. An account's own `regions` take precedence.
+    #[garde(inner(custom(rules::region)))]
+    pub regions: Vec<String>,
+    /// Concurrent Describe/ListTags calls per account and region, 1 to 256.
+    #[default(16)]
+    #[garde(custom(within(1, MAX_CONCURRENCY)))]
+    pub concurrency: usize,
+}
+
+/// How remediation is carried out.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    SmartDefault,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemediationConfig {
+    /// Resources carrying a tag with this key (any value) are skipped and reported as exempt.
+    /// A valid tag key, not starting with `aws:`.
+    #[default(DEFAULT_EXEMPTION_TAG_KEY.to_string())]
+    #[garde(custom(rules::tag_key))]
+    pub exemption_tag_key: String,
+    /// Tag put on flagged resources; its value lists the failing controls, e.g.
+    /// `SageMaker.1 SageMaker.2`. A valid tag key, not starting with `aws:`, different from
+    /// `exemption_tag_key`.
+    #[default(DEFAULT_FLAG_TAG_KEY.to_string())]
+    #[garde(custom(rules::tag_key))]
+    pub flag_tag_key: String,
+    /// Tag key -> value added by the SageMaker.6/.7 fix. A required key
+    /// (`controls.required_tag_keys`) without a value here cannot be fixed: the resource is
+    /// flagged instead. With no required keys, an untagged resource gets all of these (or is
+    /// flagged when this is empty). Existing tag values are never overwritten.
+    #[garde(skip)]
+    pub tag_values: BTreeMap<String, String>,
+    /// Subnet (`subnet-...`) written into recreation plans of notebook instances failing
+    /// SageMaker.1/.2. Empty means a placeholder in the plan.
+    #[garde(custom(rules::vpc_id("subnet-")))]
+    pub recreate_subnet_id: String,
+    /// Security groups (`sg-...`, at most 5) for recreation plans; needs `recreate_subnet_id`.
+    #[garde(
+        custom(rules::at_most(5, "security groups")),
+        inner(custom(rules::vpc_id("sg-")))
+    )]
+    pub recreate_security_group_ids: Vec<String>,
+    /// Longest wait of one workflow step (e.g. for a notebook to reach Stopped or InService),
+    /// in seconds, 1 to 86400. Real AWS transitions take minutes.
+    #[default(1800)]
+    #[garde(custom(within(1, 86_400)))]
+    pub step_timeout_secs: u64,
+    /// First poll delay while waiting for a transition, in seconds (1-3600); it doubles up to
+    /// `max_poll_interval_secs`.
+    #[default(15)]
+    #[garde(custom(within(1, MAX_POLL_INTERVAL_SECS)))]
+    pub poll_interval_secs: u64,
+    /// Longest poll delay while waiting, in seconds; at least `poll_interval_secs`, at most 3600.
+    #[default(60)]
+    #[garde(custom(within(1, MAX_POLL_INTERVAL_SECS)))]
+    pub max_poll_interval_secs: u64,
+    /// How often an `UpdateNotebookInstance` (or `AddTags`) is tried before the remediation is
+    /// given up as failed, 1 to 100.
+    #[default(3)]
+    #[garde(custom(within(1, MAX_UPDATE_ATTEMPTS)))]
+    pub max_update_attempts: u32,
+    /// After a remediation failed, how long until the same plan is tried again on an unchanged
+    /// resource, in seconds (60 to 30 days); it doubles per consecutive failure up to
+    /// `max_retry_failed_after_secs`. A change of the resource's settings or of the plan makes
+    /// it due at once.
+    #[default(3600)]
+    #[garde(custom(within(60, MAX_RETRY_SECS)))]
+    pub retry_failed_after_secs: u64,
+    /// The longest of those retry delays, in seconds; at least `retry_failed_after_secs`, at
+    /// most 30 days.
+    #[default(86_400)]
+    #[garde(custom(within(60, MAX_RETRY_SECS)))]
+    pub max_retry_failed_after_secs: u64,
+    /// Consecutive failed attempts of one plan after which the resource "needs a person" and is
+    /// left alone until it or the plan changes, 1 to 100. Permanent errors (access denied,
+    /// invalid request) need a person at once.
+    #[default(3)]
+    #[garde(custom(within(1, MAX_UPDATE_ATTEMPTS)))]
+    pub max_failed_fixes: u32,
+    /// After someone started a notebook that our fix held stopped, how long no disruptive fix
+    /// touches that notebook, in seconds (0 to 30 days).
+    #[default(86_400)]
+    #[garde(custom(within(0, MAX_RETRY_SECS)))]
+    pub quiet_period_secs: u64,
+}
+
+/// The long-running `run` daemon.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    SmartDefault,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// URL of the SQS queue receiving the EventBridge events (`https://sqs.<region>.amazonaws.com/
+    /// <account>/<name>`). Empty means no event intake: periodic sweeps only.
+    #[garde(custom(rules::queue_url))]
+    pub queue_url: String,
+    /// Concurrent SQS long-poll loops, 1 to 10.
+    #[default(1)]
+    #[garde(custom(within(1, 10)))]
+    pub receive_concurrency: usize,
+    /// Resources reconciled at once, 1 to 256.
+    #[default(8)]
+    #[garde(custom(within(1, 256)))]
+    pub reconcile_concurrency: usize,
+    /// Period of the full sweep over every resource, in seconds. A sweep always runs at
+    /// start-up; 0 means only then (events alone drive the rest, and lost events stay lost).
+    #[default(3600)]
+    #[garde(skip)]
+    pub sweep_interval_secs: u64,
+    /// Random spread of each sweep's start, as a fraction of `sweep_interval_secs`, 0.0 to 0.5.
+    #[default(0.1)]
+    #[garde(custom(within(0.0, 0.5)))]
+    pub sweep_jitter: f64,
+    /// The SQLite journal file (created when missing).
+    #[default(PathBuf::from("sagemaker-remediator.db"))]
+    #[garde(custom(rules::file_path))]
+    pub store_path: PathBuf,
+    /// Socket address of the HTTP listener for `/healthz`, `/readyz` and `/metrics`, e.g.
+    /// `127.0.0.1:9464` (`0.0.0.0:9464` in a container).
+    #[default("127.0.0.1:9464".to_string())]
+    #[garde(custom(rules::socket_addr))]
+    pub listen: String,
+    /// On SIGTERM, how long the step in flight may take to finish, in seconds, 1 to 3600. Keep it
+    /// below the orchestrator's stop timeout (ECS: 30 s).
+    #[default(25)]
+    #[garde(custom(within(1, 3600)))]
+    pub shutdown_grace_secs: u64,
+    /// First retry delay after a failed reconcile, in seconds (1-86400); it doubles per failure up
+    /// to `max_error_backoff_secs`.
+    #[default(5)]
+    #[garde(custom(within(1, MAX_ERROR_BACKOFF_SECS)))]
+    pub error_backoff_secs: u64,
+    /// Longest retry delay after failed reconciles, in seconds; at least `error_backoff_secs`, at
+    /// most 86400.
+    #[default(900)]
+    #[garde(custom(within(1, MAX_ERROR_BACKOFF_SECS)))]
+    pub max_error_backoff_secs: u64,
+    /// Lifetime of the per-resource claim that keeps two reconciles of one resource apart, in
+    /// seconds, 5 to 3600; renewed every third of it while a reconcile runs.
+    #[default(60)]
+    #[garde(custom(within(5, 3600)))]
+    pub claim_ttl_secs: u64,
+}
+
+/// AWS client behaviour.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    SmartDefault,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Request rate limit per account and service, applied before the SDK (whose own retries
+    /// handle throttling), 0.1 to 1000.
+    #[default(10.0)]
+    #[garde(custom(within(0.1, 1000.0)))]
+    pub requests_per_second: f64,
+    /// Time budget of one AWS call, the SDK's own retries included, in seconds, 1 to 900.
+    #[default(60)]
+    #[garde(custom(within(1, 900)))]
+    pub call_timeout_secs: u64,
+}
+
+/// Log output.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    SmartDefault,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Output format: `text` for people, `json` for log pipelines.
+    #[garde(skip)]
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `sagemaker_remediator=debug,info`.
+    #[default("info".to_string())]
+    #[garde(custom(rules::log_filter))]
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::VariantNames
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One AWS account to audit, reached directly or through `sts:AssumeRole`.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    garde::Validate
+)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountConfig {
+    /// The 12-digit account id (required).
+    #[garde(custom(rules::account_id))]
+    pub id: String,
+    /// IAM role to assume in the account, `arn:aws:iam::<id>:role/<name>`. Without it the default
+    /// credentials are used as they are (they must belong to this account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[garde(custom(rules::role_arn))]
+    pub role_arn: Option<String>,
+    /// `ExternalId` sent with `sts:AssumeRole` (2-1224 characters of `[\w+=,.@:/-]`); the member
+    /// role's trust policy requires it. Only valid together with `role_arn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[garde(custom(rules::sts_name(true)))]
+    pub external_id: Option<String>,
+    /// Regions to audit in this account. Empty means `audit.regions`.
+    #[garde(inner(custom(rules::region)))]
+    pub regions: Vec<String>,
+    /// `RoleSessionName` for `sts:AssumeRole` (2-64 characters of `[\w+=,.@-]`); defaults to a
+    /// name chosen by the AWS client code. Only valid together with `role_arn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[garde(custom(rules::sts_name(false)))]
+    pub session_name: Option<String>,
+    /// Opt this account in to `mode = "enforce"`: only then are remediations carried out in it.
+    #[garde(skip)]
+    pub enforce: bool,
+}
+
+/// For each `NAME => FIELD`, `fn NAME(&self) -> Duration`: the configured seconds as a duration.
+macro_rules! durations {
+    ($section:ty { $($name:ident => $field:ident),* $(,)? }) => {
+        impl $section {
+            $(
+                #[doc = concat!("`", stringify!($field), "` as a duration.")]
+                pub fn $name(&self) -> Duration {
+                    Duration::from_secs(self.$field)
+                }
+            )*
+        }
+    };
+}
+
+durations!(RemediationConfig {
+    step_timeout => step_timeout_secs,
+    poll_interval => poll_interval_secs,
+    max_poll_interval => max_poll_interval_secs,
+});
+durations!(DaemonConfig {
+    shutdown_grace => shutdown_grace_secs,
+    error_backoff => error_backoff_secs,
+    max_error_backoff => max_error_backoff_secs,
+    claim_ttl => claim_ttl_secs,
+});
+durations!(AwsConfig { call_timeout => call_timeout_secs });
+
+impl RemediationConfig {
+    /// The failure memory's settings.
+    pub fn retry_policy(&self) -> crate::policy::retry::RetryPolicy {
+        crate::policy::retry::RetryPolicy {
+            first: Duration::from_secs(self.retry_failed_after_secs),
+            max: Duration::from_secs(self.max_retry_failed_after_secs),
+            max_failures: self.max_failed_fixes,
+            quiet: Duration::from_secs(self.quiet_period_secs),
+        }
+    }
+
+    /// `recreate_subnet_id`, or `None` when empty (the plan shows a placeholder).
+    pub fn recreate_subnet(&self) -> Option<&str> {
+        Some(self.recreate_subnet_id.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
+impl DaemonConfig {
+    /// `queue_url`, or `None` when empty (no event intake).
+    pub fn intake_queue_url(&self) -> Option<&str> {
+        Some(self.queue_url.as_str()).filter(|s| !s.is_empty())
+    }
+
+    /// The sweep period, or `None` for `sweep_interval_secs = 0` (only the start-up sweep).
+    pub fn sweep_interval(&self) -> Option<Duration> {
+        (self.sweep_interval_secs > 0).then(|| Duration::from_secs(self.sweep_interval_secs))
+    }
+
+    /// `listen` parsed ([`Config::validate`] rejects values for which this fails).
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
+    }
+}
+
+impl Config {
+    /// Loads the configuration: built-in defaults < `file` (TOML) < `SMR_*` environment, then
+    /// validates it. Returns every problem at once. A `file` that does not exist is a problem,
+    /// not a silent default.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
+        let mut problems = Vec::new();
+        let content = file.and_then(|path| match load::read_config_file(path) {
+            Ok(content) => Some((path.display().to_string(), content)),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        });
+        let env = load::process_env(&mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigErrors { problems });
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Config::from_layers(
+            content.as_ref().map(|(o, t)| (o.as_str(), t.as_str())),
+            &env,
+        )
+    }
+
+    /// Like [`Config::load`] but from explicit sources, for tests: the file content as a TOML
+    /// string (reported as source `config file`) and the environment as `(name, value)` pairs
+    /// (only `SMR_*` names are considered).
+    pub fn load_from(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        Config::from_layers(toml.map(|text| ("config file", text)), env)
+    }
+
+    fn from_layers(
+        file: Option<(&str, &str)>,
+        env: &[(&str, &str)],
+    ) -> Result<Config, ConfigErrors> {
+        let loaded = load::load_layers(file, env)?;
+        let mut typed: Vec<(KeyPath, ConfigProblem)> = loaded.problems;
+        let mut semantic = Vec::new();
+        for issue in loaded.config.issues() {
+            let source = load::source_of(&loaded.figment, issue.path.lookup(&loaded.root));
+            // an integer outside its type, checked as 0 or u32::MAX: say what was given
+            if let Some((path, given)) = loaded.out_of_range.iter().find(|(p, _)| *p == issue.path)
+            {
+                let message = match issue.message.rsplit_once(", found ") {
+                    Some((range, _)) => format!("{range}, found {given}"),
+                    None => issue.message,
+                };
+                let problem = ConfigProblem {
+                    key: path.to_string(),
+                    message,
+                    source,
+                };
+                typed.push((path.clone(), problem));
+                continue;
+            }
+            let hidden = loaded
+                .failed
+                .iter()
+                .any(|f| issue.path.within(f) || issue.depends_on.iter().any(|d| d.within(f)));
+            if !hidden {
+                let key = issue.path.to_string();
+                semantic.push(ConfigProblem {
+                    key,
+                    message: issue.message,
+                    source,
+                });
+            }
+        }
+        for (path, given) in &loaded.out_of_range {
+            if !typed.iter().any(|(p, _)| p == path) {
+                let problem = ConfigProblem {
+                    key: path.to_string(),
+                    message: format!("is out of range, found {given}"),
+                    source: load::source_of(&loaded.figment, path.lookup(&loaded.root)),
+                };
+                typed.push((path.clone(), problem));
+            }
+        }
+        typed.sort_by(|a, b| a.0.cmp(&b.0));
+        let problems: Vec<ConfigProblem> =
+            typed.into_iter().map(|(_, p)| p).chain(semantic).collect();
+        match problems.is_empty() {
+            true => Ok(loaded.config),
+            false => Err(ConfigErrors { problems }),
+        }
+    }
+
+    /// Semantic checks (account ids, ARNs, external ids, regions, tag keys and values, platforms,
+    /// actions, ranges, URLs and addresses, log level). Returns every problem at once; sources
+    /// are not known here. Warnings are separate: [`Config::warnings`].
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let problems: Vec<ConfigProblem> = self
+            .issues()
+            .into_iter()
+            .map(|issue| ConfigProblem {
+                key: issue.path.to_string(),
+                message: issue.message,
+                source: None,
+            })
+            .collect();
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(ConfigErrors { problems }),
+        }
+    }
+
+    /// The garde rules' problems and the checks across keys, section by section (in the order of
+    /// the fields of [`Config`]) and in key order within a section.
+    fn issues(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if let Err(report) = garde::Validate::validate(self) {
+            for (path, error) in report.iter() {
+                issues.push(Issue::new(&problems::from_garde(path), error.message()));
+            }
+        }
+        self.cross_checks(&mut issues);
+        let sections = fields::<Config>();
+        let rank = |issue: &Issue| {
+            let section = issue.path.section().unwrap_or_default();
+            sections.iter().position(|s| *s == section)
+        };
+        issues.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.path.cmp(&b.path)));
+        issues
+    }
+
+    /// The control parameters for [`crate::controls`].
+    pub fn control_params(&self) -> Params {
+        Params {
+            required_tag_keys: self.controls.required_tag_keys.clone(),
+            supported_platforms: self.controls.supported_platforms.clone(),
+        }
+    }
+
+    /// The regions to audit in `account`: its own `regions`, or `audit.regions` when it has none.
+    /// Empty means the default region of the credential chain.
+    pub fn regions_for<'a>(&'a self, account: &'a AccountConfig) -> &'a [String] {
+        if account.regions.is_empty() {
+            &self.audit.regions
+        } else {
+            &account.regions
+        }
+    }
+
+    /// What to do about a failed `control`: its entry in `actions`, or the built-in default
+    /// ([`Action::default_for`]) for a hand-built config that lacks it.
+    pub fn action(&self, control: ControlId) -> Action {
+        self.actions
+            .get(&control)
+            .copied()
+            .unwrap_or_else(|| Action::default_for(control))
+    }
+
+    /// Whether remediations are carried out in `account_id`: `mode` is `enforce` and the account
+    /// is listed with `enforce = true`. Everywhere else the remediator plans and records only.
+    pub fn enforces(&self, account_id: &str) -> bool {
+        self.mode == Mode::Enforce
+            && self
+                .accounts
+                .iter()
+                .any(|account| account.enforce && account.id == account_id)
+    }
+}
