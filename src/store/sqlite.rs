@@ -653,15 +653,20 @@ mod tests {
         }
     }
 
+    /// The notebook `Nb` in 111122223333, eu-west-1, at `arn`.
+    fn notebook(arn: &str) -> ResourceRef {
+        ResourceRef {
+            arn: arn.into(),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            resource_type: ResourceType::NotebookInstance,
+            name: "Nb".into(),
+        }
+    }
+
     fn new_remediation(arn: &str, at: Millis) -> NewRemediation {
         NewRemediation {
-            resource: ResourceRef {
-                arn: arn.into(),
-                account: "111122223333".into(),
-                region: "eu-west-1".into(),
-                resource_type: ResourceType::NotebookInstance,
-                name: "Nb".into(),
-            },
+            resource: notebook(arn),
             controls: vec![ControlId::SageMaker3, ControlId::SageMaker8],
             kind: RemediationKind::NotebookFix,
             dry_run: false,
@@ -681,13 +686,7 @@ mod tests {
 
     fn flag(arn: &str, at: Millis, plan: serde_json::Value) -> Flag {
         Flag {
-            resource: ResourceRef {
-                arn: arn.into(),
-                account: "111122223333".into(),
-                region: "eu-west-1".into(),
-                resource_type: ResourceType::NotebookInstance,
-                name: "Nb".into(),
-            },
+            resource: notebook(arn),
             controls: vec![ControlId::SageMaker1],
             plan,
             dry_run: true,

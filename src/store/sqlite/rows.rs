@@ -84,13 +84,41 @@ impl Merged {
     }
 }
 
-/// A `triggers` row as stored, decoded after the lock is released.
-pub(super) struct RawPending {
+/// The resource columns every table has (after `id` in `remediations`).
+pub(super) struct RawResource {
     pub(super) arn: String,
     pub(super) account: String,
     pub(super) region: String,
     pub(super) resource_type: String,
     pub(super) name: Option<String>,
+}
+
+impl RawResource {
+    /// Columns `at` to `at + 4`.
+    fn from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<RawResource> {
+        Ok(RawResource {
+            arn: row.get(at)?,
+            account: row.get(at + 1)?,
+            region: row.get(at + 2)?,
+            resource_type: row.get(at + 3)?,
+            name: row.get(at + 4)?,
+        })
+    }
+
+    fn decode(&self) -> Result<ResourceRef, String> {
+        Ok(ResourceRef {
+            resource_type: parse_resource_type(&self.resource_type)?,
+            arn: self.arn.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            name: self.name.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// A `triggers` row as stored, decoded after the lock is released.
+pub(super) struct RawPending {
+    pub(super) resource: RawResource,
     pub(super) family: String,
     pub(super) event_id: String,
     pub(super) controls: String,
@@ -103,11 +131,7 @@ pub(super) struct RawPending {
 impl RawPending {
     pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RawPending> {
         Ok(RawPending {
-            arn: row.get(0)?,
-            account: row.get(1)?,
-            region: row.get(2)?,
-            resource_type: row.get(3)?,
-            name: row.get(4)?,
+            resource: RawResource::from_row(row, 0)?,
             family: row.get(5)?,
             event_id: row.get(6)?,
             controls: row.get(7)?,
@@ -119,12 +143,12 @@ impl RawPending {
     }
 
     pub(super) fn decode(self) -> Result<Pending, StoreError> {
-        let what = || format!("trigger {}", self.arn);
+        let what = || format!("trigger {}", self.resource.arn);
         let corrupt = |message: String| StoreError::Corrupt {
             what: what(),
             message,
         };
-        let resource_type = parse_resource_type(&self.resource_type).map_err(corrupt)?;
+        let resource_type = parse_resource_type(&self.resource.resource_type).map_err(corrupt)?;
         let family = Family::parse(&self.family)
             .ok_or_else(|| corrupt(format!("unknown family `{}`", self.family)))?;
         let controls = parse_controls(&self.controls).map_err(corrupt)?;
@@ -134,11 +158,11 @@ impl RawPending {
             .map_err(|_| corrupt(format!("attempts {} out of range", self.attempts)))?;
         Ok(Pending {
             trigger: Trigger {
-                account: self.account,
-                region: self.region,
+                account: self.resource.account,
+                region: self.resource.region,
                 resource_type,
-                arn: self.arn,
-                name: self.name,
+                arn: self.resource.arn,
+                name: self.resource.name,
                 family,
                 event_id: self.event_id,
                 controls,
@@ -154,11 +178,7 @@ impl RawPending {
 /// A `remediations` row with its steps, as stored.
 pub(super) struct RawRemediation {
     pub(super) id: i64,
-    pub(super) arn: String,
-    pub(super) account: String,
-    pub(super) region: String,
-    pub(super) resource_type: String,
-    pub(super) name: String,
+    pub(super) resource: RawResource,
     pub(super) controls: String,
     pub(super) kind: crate::store::RemediationKind,
     pub(super) dry_run: bool,
@@ -174,11 +194,7 @@ impl RawRemediation {
     pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RawRemediation> {
         Ok(RawRemediation {
             id: row.get(0)?,
-            arn: row.get(1)?,
-            account: row.get(2)?,
-            region: row.get(3)?,
-            resource_type: row.get(4)?,
-            name: row.get(5)?,
+            resource: RawResource::from_row(row, 1)?,
             controls: row.get(6)?,
             kind: row.get(7)?,
             dry_run: row.get(8)?,
@@ -193,24 +209,18 @@ impl RawRemediation {
 
     pub(super) fn decode(self) -> Result<Remediation, StoreError> {
         let corrupt = |message: String| StoreError::Corrupt {
-            what: format!("remediation {} ({})", self.id, self.arn),
+            what: format!("remediation {} ({})", self.id, self.resource.arn),
             message,
         };
-        let resource_type = parse_resource_type(&self.resource_type).map_err(corrupt)?;
         let controls = parse_controls(&self.controls).map_err(corrupt)?;
         let state = serde_json::from_str(&self.state)
             .map_err(|e| corrupt(format!("state is not JSON: {e}")))?;
         let status = RemediationStatus::parse(&self.status)
             .ok_or_else(|| corrupt(format!("unknown status `{}`", self.status)))?;
+        let resource = self.resource.decode().map_err(corrupt)?;
         Ok(Remediation {
             id: self.id,
-            resource: ResourceRef {
-                arn: self.arn,
-                account: self.account,
-                region: self.region,
-                resource_type,
-                name: self.name,
-            },
+            resource,
             controls,
             kind: self.kind,
             dry_run: self.dry_run,
@@ -226,11 +236,7 @@ impl RawRemediation {
 
 /// A `flags` row as stored.
 pub(super) struct RawFlag {
-    pub(super) arn: String,
-    pub(super) account: String,
-    pub(super) region: String,
-    pub(super) resource_type: String,
-    pub(super) name: String,
+    pub(super) resource: RawResource,
     pub(super) controls: String,
     pub(super) plan: String,
     pub(super) dry_run: bool,
@@ -240,11 +246,7 @@ pub(super) struct RawFlag {
 impl RawFlag {
     pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<RawFlag> {
         Ok(RawFlag {
-            arn: row.get(0)?,
-            account: row.get(1)?,
-            region: row.get(2)?,
-            resource_type: row.get(3)?,
-            name: row.get(4)?,
+            resource: RawResource::from_row(row, 0)?,
             controls: row.get(5)?,
             plan: row.get(6)?,
             dry_run: row.get(7)?,
@@ -254,21 +256,15 @@ impl RawFlag {
 
     pub(super) fn decode(self) -> Result<Flag, StoreError> {
         let corrupt = |message: String| StoreError::Corrupt {
-            what: format!("flag {}", self.arn),
+            what: format!("flag {}", self.resource.arn),
             message,
         };
-        let resource_type = parse_resource_type(&self.resource_type).map_err(corrupt)?;
         let controls = parse_controls(&self.controls).map_err(corrupt)?;
         let plan = serde_json::from_str(&self.plan)
             .map_err(|e| corrupt(format!("plan is not JSON: {e}")))?;
+        let resource = self.resource.decode().map_err(corrupt)?;
         Ok(Flag {
-            resource: ResourceRef {
-                arn: self.arn,
-                account: self.account,
-                region: self.region,
-                resource_type,
-                name: self.name,
-            },
+            resource,
             controls,
             plan,
             dry_run: self.dry_run,
