@@ -496,7 +496,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     audit::write_table(&after, out).map_err(DemoError::Output)?;
     w(
         out,
-        "\nWhat is left needs a person: direct internet access, VPC and network isolation are create-only\n(the journal above holds a recreation plan for each), and single-instance endpoint configs need a\nblue/green replacement behind an approval.".to_string(),
+        "\nWhat is left needs a person: direct internet access, VPC and network isolation are create-only\n(the journal above holds a recreation plan for each), and single-instance endpoint configs need a\nblue/green replacement behind an approval. The Amazon Linux 2023 notebook still fails SageMaker.8\nunder the configured platform list and is flagged: moving it to notebook-al2-v3 would be a downgrade.".to_string(),
     )?;
     let _ = std::fs::remove_dir_all(&dir);
     handle.shutdown().await;

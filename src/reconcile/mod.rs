@@ -379,7 +379,10 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
         Detail::AppImageConfig(c) => c.tags.clone(),
         _ => api.list_tags(arn).await.map_err(aws_err)?,
     };
-    let decision = policy::decide(&resource, &evaluations, &tags, &ctx.config);
+    let mut decision = policy::decide(&resource, &evaluations, &tags, &ctx.config);
+    if let Detail::Notebook(n) = &snapshot.detail {
+        policy::platform::guard(&mut decision, n.platform_identifier.as_deref());
+    }
     act(ctx, api, &snapshot, &evaluations, &tags, decision).await
 }
 
