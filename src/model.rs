@@ -9,18 +9,7 @@ use serde::{Deserialize, Serialize};
 pub type Millis = i64;
 
 /// The five SageMaker resource kinds the eight controls judge.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ResourceType {
     NotebookInstance,
     EndpointConfig,
@@ -325,17 +314,7 @@ pub enum Detail {
 }
 
 /// Which resource, where: enough to find it again and to name it in a report.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceRef {
     pub account: String,
     pub region: String,

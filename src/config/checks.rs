@@ -1,6 +1,8 @@
 //! The checks that span several keys (duplicates, one key against another), and the warnings.
 //! Single values are checked by the garde rules on the fields ([`super::rules`]).
 
+use std::ops::RangeInclusive;
+
 use super::problems::{quoted_list, Issue, KeyPath};
 use super::rules::{parse_role_arn, tag_key_problem, tag_value_problem};
 use super::{Action, Config, ConfigProblem, Mode};
@@ -18,9 +20,15 @@ fn duplicates<T: PartialEq>(path: &KeyPath, items: &[T], out: &mut Vec<Issue>) {
     }
 }
 
-/// `key` must be at least `low_key`: both are already known to be in range.
-fn at_least(out: &mut Vec<Issue>, (key, value): (KeyPath, u64), (low_key, low): (KeyPath, u64)) {
-    if value < low {
+/// `key` must be at least `low_key`; checked only when both lie in `range` (the range of both
+/// keys), since otherwise their range problems say enough.
+fn at_least(
+    out: &mut Vec<Issue>,
+    range: RangeInclusive<u64>,
+    (key, value): (KeyPath, u64),
+    (low_key, low): (KeyPath, u64),
+) {
+    if range.contains(&value) && range.contains(&low) && value < low {
         let message = format!("must be at least {low_key} ({low}), found {value}");
         out.push(Issue::new(&key, message).depends_on(&low_key));
     }
@@ -113,17 +121,15 @@ impl Config {
 
         let daemon = root.key("daemon");
         let d = &self.daemon;
-        let range = 1..=super::MAX_ERROR_BACKOFF_SECS;
-        if range.contains(&d.max_error_backoff_secs) && range.contains(&d.error_backoff_secs) {
-            at_least(
-                out,
-                (
-                    daemon.key("max_error_backoff_secs"),
-                    d.max_error_backoff_secs,
-                ),
-                (daemon.key("error_backoff_secs"), d.error_backoff_secs),
-            );
-        }
+        at_least(
+            out,
+            1..=super::MAX_ERROR_BACKOFF_SECS,
+            (
+                daemon.key("max_error_backoff_secs"),
+                d.max_error_backoff_secs,
+            ),
+            (daemon.key("error_backoff_secs"), d.error_backoff_secs),
+        );
     }
 
     fn remediation_checks(&self, out: &mut Vec<Issue>) {
@@ -159,31 +165,27 @@ impl Config {
             out.push(Issue::new(&groups, message).depends_on(&section.key("recreate_subnet_id")));
         }
         duplicates(&groups, &r.recreate_security_group_ids, out);
-        let pairs = [
+        at_least(
+            out,
+            1..=super::MAX_POLL_INTERVAL_SECS,
             (
-                "max_poll_interval_secs",
+                section.key("max_poll_interval_secs"),
                 r.max_poll_interval_secs,
-                "poll_interval_secs",
-                r.poll_interval_secs,
+            ),
+            (section.key("poll_interval_secs"), r.poll_interval_secs),
+        );
+        at_least(
+            out,
+            60..=super::MAX_RETRY_SECS,
+            (
+                section.key("max_retry_failed_after_secs"),
+                r.max_retry_failed_after_secs,
             ),
             (
-                "max_retry_failed_after_secs",
-                r.max_retry_failed_after_secs,
-                "retry_failed_after_secs",
+                section.key("retry_failed_after_secs"),
                 r.retry_failed_after_secs,
             ),
-        ];
-        for (key, value, low_key, low) in pairs {
-            // only when both are in range: otherwise the range problem says enough
-            let (poll, retry) = (
-                1..=super::MAX_POLL_INTERVAL_SECS,
-                60..=super::MAX_RETRY_SECS,
-            );
-            let range = if key.contains("poll") { poll } else { retry };
-            if range.contains(&value) && range.contains(&low) {
-                at_least(out, (section.key(key), value), (section.key(low_key), low));
-            }
-        }
+        );
     }
 
     /// Legal but probably unintended settings, for `validate-config` to print (they do not stop

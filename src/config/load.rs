@@ -238,7 +238,6 @@ pub(super) fn load_layers(
         }
         loaded.failed.push(path);
     }
-    loaded.problems.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(loaded)
 }
 

@@ -86,15 +86,7 @@ const MAX_UPDATE_ATTEMPTS: u32 = 100;
 const MAX_RETRY_SECS: u64 = 30 * 86_400;
 const MAX_ERROR_BACKOFF_SECS: u64 = 86_400;
 
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    SmartDefault,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `audit` (the default): evaluate, plan and record, call no mutating API. `enforce`: act,
@@ -130,8 +122,19 @@ pub struct Config {
 }
 
 /// Whether the remediator may change anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[derive(strum::IntoStaticStr, strum::Display, strum::VariantNames)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum Mode {
@@ -151,8 +154,18 @@ impl Mode {
 }
 
 /// What to do about a failed control.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(strum::IntoStaticStr, strum::Display, strum::VariantNames)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum Action {
@@ -202,15 +215,7 @@ fn variants_of(name: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Parameters of the Security Hub controls.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    SmartDefault,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlsConfig {
     /// SageMaker.6/.7 `requiredKeyTags`: 0-6 case-sensitive tag keys that every resource must
@@ -232,15 +237,7 @@ pub struct ControlsConfig {
 }
 
 /// What to audit and with how much parallelism.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    SmartDefault,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// Regions to audit (e.g. `us-east-1`). Empty means the default region of the credential
@@ -254,15 +251,7 @@ pub struct AuditConfig {
 }
 
 /// How remediation is carried out.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    SmartDefault,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct RemediationConfig {
     /// Resources carrying a tag with this key (any value) are skipped and reported as exempt.
@@ -337,15 +326,7 @@ pub struct RemediationConfig {
 }
 
 /// The long-running `run` daemon.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    SmartDefault,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
     /// URL of the SQS queue receiving the EventBridge events (`https://sqs.<region>.amazonaws.com/
@@ -401,15 +382,7 @@ pub struct DaemonConfig {
 }
 
 /// AWS client behaviour.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    SmartDefault,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
     /// Request rate limit per account and service, applied before the SDK (whose own retries
@@ -424,15 +397,7 @@ pub struct AwsConfig {
 }
 
 /// Log output.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    SmartDefault,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// Output format: `text` for people, `json` for log pipelines.
@@ -446,15 +411,7 @@ pub struct LogConfig {
 
 /// Log output format.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    Serialize,
-    Deserialize,
-    strum::VariantNames
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, strum::VariantNames,
 )]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
@@ -467,16 +424,7 @@ pub enum LogFormat {
 }
 
 /// One AWS account to audit, reached directly or through `sts:AssumeRole`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    Default,
-    Serialize,
-    Deserialize,
-    garde::Validate
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, garde::Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccountConfig {
     /// The 12-digit account id (required).

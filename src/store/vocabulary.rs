@@ -6,22 +6,42 @@
 use serde::{Deserialize, Serialize};
 
 /// What a remediation does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[derive(strum::Display, strum::EnumString, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum RemediationKind {
     /// The in-place notebook fix (SageMaker.3/.8): stop, update, start.
-    #[serde(rename = "notebook-fix")]
-    #[strum(serialize = "notebook-fix")]
     NotebookFix,
     /// The tag fix (SageMaker.6/.7): AddTags.
-    #[serde(rename = "tags")]
-    #[strum(serialize = "tags")]
     Tags,
 }
 
 /// The step one journal line records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[derive(strum::Display, strum::EnumString, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 pub enum Step {
     StopNotebookInstance,
     UpdateNotebookInstance,
@@ -44,8 +64,19 @@ pub enum Step {
 }
 
 /// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[derive(strum::Display, strum::EnumString, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum StepPhase {
