@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
+use crate::model::ControlId;
 use crate::store::{Failure, Hold, Millis, Store, StoreError};
 
 /// Errors of the printer.
@@ -93,13 +94,12 @@ pub fn print<S: Store>(
     if !failures.is_empty() {
         writeln!(out, "Held after a failure ({}):", failures.len())?;
         for f in &failures {
-            let controls: Vec<&str> = f.controls.iter().map(|c| c.as_str()).collect();
             writeln!(
                 out,
                 "  {} {} [{}] {}: {} failed attempt(s), last #{} at {}",
                 f.kind,
                 f.resource.arn,
-                controls.join(" "),
+                ControlId::spaced(&f.controls),
                 f.plan,
                 f.failures,
                 f.remediation_id,
@@ -111,14 +111,13 @@ pub fn print<S: Store>(
         writeln!(out)?;
     }
     for r in &remediations {
-        let controls: Vec<&str> = r.controls.iter().map(|c| c.as_str()).collect();
         writeln!(
             out,
             "#{} {} {} [{}] {}{}: {}",
             r.id,
             time(r.created_at),
             r.kind,
-            controls.join(" "),
+            ControlId::spaced(&r.controls),
             r.resource.arn,
             if r.dry_run { " (dry run)" } else { "" },
             r.outcome.as_deref().unwrap_or(r.status.as_str()),
@@ -142,12 +141,11 @@ pub fn print<S: Store>(
             flags.len()
         )?;
         for f in &flags {
-            let controls: Vec<&str> = f.controls.iter().map(|c| c.as_str()).collect();
             writeln!(
                 out,
                 "  {} [{}] {}{}",
                 time(f.at),
-                controls.join(" "),
+                ControlId::spaced(&f.controls),
                 f.resource.arn,
                 if f.dry_run {
                     " (dry run: not tagged)"

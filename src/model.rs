@@ -88,6 +88,12 @@ impl ControlId {
         ControlId::SageMaker8,
     ];
 
+    /// The ids separated by spaces, e.g. `SageMaker.3 SageMaker.8`.
+    pub fn spaced(controls: &[ControlId]) -> String {
+        let ids: Vec<&str> = controls.iter().map(|c| c.as_str()).collect();
+        ids.join(" ")
+    }
+
     /// The Security Hub id, e.g. `SageMaker.3`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -88,6 +88,30 @@ impl SdkSageMaker {
     }
 }
 
+/// One request sent, its SDK error made an [`AwsError`].
+macro_rules! sent {
+    ($request:expr, $operation:expr, $subject:expr) => {
+        $request
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk($operation, $subject, e))
+    };
+}
+
+/// Every page of a List request as one `Vec` of its items, or the first page's error.
+macro_rules! all_pages {
+    ($request:expr, $operation:expr, $subject:expr) => {
+        $request
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk($operation, $subject, e))
+    };
+}
+
 fn listed(name: Option<&str>, arn: Option<&str>) -> Option<Listed> {
     Some(Listed {
         name: name?.to_string(),
@@ -99,15 +123,7 @@ impl SageMakerApi for SdkSageMaker {
     async fn list_notebooks(&self) -> Result<Vec<Listed>, AwsError> {
         const OP: &str = "ListNotebookInstances";
         self.run(OP, |c| async move {
-            let items = c
-                .list_notebook_instances()
-                .max_results(PAGE_SIZE)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            let items = all_pages!(c.list_notebook_instances(), OP, None)?;
             Ok(items
                 .iter()
                 .filter_map(|n| listed(n.notebook_instance_name(), n.notebook_instance_arn()))
@@ -120,12 +136,11 @@ impl SageMakerApi for SdkSageMaker {
         const OP: &str = "DescribeNotebookInstance";
         let name = name.to_string();
         self.run(OP, |c| async move {
-            let out = c
-                .describe_notebook_instance()
-                .notebook_instance_name(&name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))?;
+            let out = sent!(
+                c.describe_notebook_instance().notebook_instance_name(&name),
+                OP,
+                Some(&name)
+            )?;
             Ok(Notebook {
                 status: NotebookStatus::parse(
                     out.notebook_instance_status()
@@ -151,15 +166,7 @@ impl SageMakerApi for SdkSageMaker {
     async fn list_endpoint_configs(&self) -> Result<Vec<Listed>, AwsError> {
         const OP: &str = "ListEndpointConfigs";
         self.run(OP, |c| async move {
-            let items = c
-                .list_endpoint_configs()
-                .max_results(PAGE_SIZE)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            let items = all_pages!(c.list_endpoint_configs(), OP, None)?;
             Ok(items
                 .iter()
                 .filter_map(|c| listed(c.endpoint_config_name(), c.endpoint_config_arn()))
@@ -172,12 +179,11 @@ impl SageMakerApi for SdkSageMaker {
         const OP: &str = "DescribeEndpointConfig";
         let name = name.to_string();
         self.run(OP, |c| async move {
-            let out = c
-                .describe_endpoint_config()
-                .endpoint_config_name(&name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))?;
+            let out = sent!(
+                c.describe_endpoint_config().endpoint_config_name(&name),
+                OP,
+                Some(&name)
+            )?;
             Ok(EndpointConfig {
                 variants: out
                     .production_variants()
@@ -197,15 +203,7 @@ impl SageMakerApi for SdkSageMaker {
     async fn list_models(&self) -> Result<Vec<Listed>, AwsError> {
         const OP: &str = "ListModels";
         self.run(OP, |c| async move {
-            let items = c
-                .list_models()
-                .max_results(PAGE_SIZE)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            let items = all_pages!(c.list_models(), OP, None)?;
             Ok(items
                 .iter()
                 .filter_map(|m| listed(m.model_name(), m.model_arn()))
@@ -218,12 +216,7 @@ impl SageMakerApi for SdkSageMaker {
         const OP: &str = "DescribeModel";
         let name = name.to_string();
         self.run(OP, |c| async move {
-            let out = c
-                .describe_model()
-                .model_name(&name)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))?;
+            let out = sent!(c.describe_model().model_name(&name), OP, Some(&name))?;
             Ok(Model {
                 enable_network_isolation: out.enable_network_isolation(),
             })
@@ -234,15 +227,7 @@ impl SageMakerApi for SdkSageMaker {
     async fn list_images(&self) -> Result<Vec<(Listed, Image)>, AwsError> {
         const OP: &str = "ListImages";
         self.run(OP, |c| async move {
-            let items = c
-                .list_images()
-                .max_results(PAGE_SIZE)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            let items = all_pages!(c.list_images(), OP, None)?;
             Ok(items
                 .iter()
                 .filter_map(|i| {
@@ -267,15 +252,7 @@ impl SageMakerApi for SdkSageMaker {
     async fn list_app_image_configs(&self) -> Result<Vec<Listed>, AwsError> {
         const OP: &str = "ListAppImageConfigs";
         self.run(OP, |c| async move {
-            let items = c
-                .list_app_image_configs()
-                .max_results(PAGE_SIZE)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, None, e))?;
+            let items = all_pages!(c.list_app_image_configs(), OP, None)?;
             Ok(items
                 .iter()
                 .filter_map(|c| listed(c.app_image_config_name(), c.app_image_config_arn()))
@@ -288,16 +265,7 @@ impl SageMakerApi for SdkSageMaker {
         const OP: &str = "ListTags";
         let arn = arn.to_string();
         self.run(OP, |c| async move {
-            let items = c
-                .list_tags()
-                .resource_arn(&arn)
-                .max_results(PAGE_SIZE)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| AwsError::from_sdk(OP, Some(&arn), e))?;
+            let items = all_pages!(c.list_tags().resource_arn(&arn), OP, Some(&arn))?;
             Ok(items
                 .iter()
                 .filter_map(|t| Some(Tag::new(t.key()?, t.value().unwrap_or_default())))
@@ -310,12 +278,12 @@ impl SageMakerApi for SdkSageMaker {
         const OP: &str = "StopNotebookInstance";
         let name = name.to_string();
         self.run(OP, |c| async move {
-            c.stop_notebook_instance()
-                .notebook_instance_name(&name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))
+            sent!(
+                c.stop_notebook_instance().notebook_instance_name(&name),
+                OP,
+                Some(&name)
+            )
+            .map(|_| ())
         })
         .await
     }
@@ -324,12 +292,12 @@ impl SageMakerApi for SdkSageMaker {
         const OP: &str = "StartNotebookInstance";
         let name = name.to_string();
         self.run(OP, |c| async move {
-            c.start_notebook_instance()
-                .notebook_instance_name(&name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))
+            sent!(
+                c.start_notebook_instance().notebook_instance_name(&name),
+                OP,
+                Some(&name)
+            )
+            .map(|_| ())
         })
         .await
     }
@@ -351,11 +319,7 @@ impl SageMakerApi for SdkSageMaker {
             if let Some(platform) = platform {
                 request = request.platform_identifier(platform);
             }
-            request
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk(OP, Some(&name), e))
+            sent!(request, OP, Some(&name)).map(|_| ())
         })
         .await
     }
@@ -373,13 +337,12 @@ impl SageMakerApi for SdkSageMaker {
             })
             .collect();
         self.run(OP, |c| async move {
-            c.add_tags()
-                .resource_arn(&arn)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::from_sdk(OP, Some(&arn), e))
+            sent!(
+                c.add_tags().resource_arn(&arn).set_tags(Some(tags)),
+                OP,
+                Some(&arn)
+            )
+            .map(|_| ())
         })
         .await
     }

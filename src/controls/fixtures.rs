@@ -74,3 +74,22 @@ pub(crate) fn serverless(name: &str) -> Variant {
         serverless: true,
     }
 }
+
+/// Every notebook status the API documents, and unknown ones (another word, another case,
+/// none).
+pub(crate) fn all_statuses() -> Vec<NotebookStatus> {
+    vec![
+        NotebookStatus::Pending,
+        NotebookStatus::InService,
+        NotebookStatus::Stopping,
+        NotebookStatus::Stopped,
+        NotebookStatus::Failed,
+        NotebookStatus::Deleting,
+        NotebookStatus::Updating,
+        NotebookStatus::PendingMaintenance,
+        NotebookStatus::InMaintenance,
+        NotebookStatus::Unknown("Rebooting".to_string()),
+        NotebookStatus::Unknown("deleting".to_string()),
+        NotebookStatus::Unknown(String::new()),
+    ]
+}

@@ -108,11 +108,11 @@ impl Verdict {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::catalogue::CATALOGUE;
     use super::fixtures::*;
     use super::*;
     use crate::model::{
-        AppImageConfig, EndpointConfig, Image, Model, Notebook, NotebookStatus, ResourceType, Tag,
-        Variant,
+        AppImageConfig, EndpointConfig, Image, Model, Notebook, ResourceType, Tag, Variant,
     };
 
     fn one_of_each() -> Vec<Snapshot> {
@@ -183,24 +183,22 @@ mod tests {
     fn evaluate_control_none_for_wrong_type() {
         let params = Params::default();
         let nb = snap(Detail::Notebook(notebook()));
-        for c in [
-            ControlId::SageMaker4,
-            ControlId::SageMaker5,
-            ControlId::SageMaker6,
-            ControlId::SageMaker7,
-        ] {
-            assert_eq!(evaluate_control(c, &nb, &params), None, "{c}");
-        }
         let model = snap(Detail::Model(Model {
             enable_network_isolation: None,
         }));
-        for c in [
-            ControlId::SageMaker1,
-            ControlId::SageMaker2,
-            ControlId::SageMaker3,
-            ControlId::SageMaker8,
-        ] {
-            assert_eq!(evaluate_control(c, &model, &params), None, "{c}");
+        for entry in CATALOGUE {
+            let c = entry.id;
+            let expected = |on: ResourceType| (entry.resource_type == on).then_some(());
+            assert_eq!(
+                evaluate_control(c, &nb, &params).map(|_| ()),
+                expected(ResourceType::NotebookInstance),
+                "{c}"
+            );
+            assert_eq!(
+                evaluate_control(c, &model, &params).map(|_| ()),
+                expected(ResourceType::Model),
+                "{c}"
+            );
         }
     }
 
@@ -262,19 +260,7 @@ mod tests {
 
     fn generated_snapshots() -> Vec<Snapshot> {
         let mut out = Vec::new();
-        let statuses = [
-            NotebookStatus::Pending,
-            NotebookStatus::InService,
-            NotebookStatus::Stopping,
-            NotebookStatus::Stopped,
-            NotebookStatus::Failed,
-            NotebookStatus::Deleting,
-            NotebookStatus::Updating,
-            NotebookStatus::PendingMaintenance,
-            NotebookStatus::InMaintenance,
-            NotebookStatus::Unknown("Rebooting".to_string()),
-            NotebookStatus::Unknown(String::new()),
-        ];
+        let statuses = all_statuses();
         let on_off = [None, Some("Enabled"), Some("Disabled"), Some("disabled")];
         let subnets = [None, Some(""), Some("subnet-0abc")];
         let platforms = [

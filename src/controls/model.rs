@@ -32,27 +32,32 @@ mod tests {
     }
 
     #[test]
-    fn isolation_true_passes() {
-        let e = eval(Some(true));
-        assert_eq!(e.status, Status::Passed);
-        assert_eq!(e.remediation, Remedy::None);
-        assert_eq!(e.reason, "EnableNetworkIsolation is true");
-    }
-
-    #[test]
-    fn isolation_false_fails_with_recreate() {
-        let e = eval(Some(false));
-        assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remedy::Recreate);
-        assert_eq!(e.reason, "EnableNetworkIsolation is false");
-    }
-
-    #[test]
-    fn isolation_missing_fails_as_default_false() {
-        let e = eval(None);
-        assert_eq!(e.status, Status::Failed);
-        assert_eq!(e.remediation, Remedy::Recreate);
-        assert!(e.reason.contains("not reported"), "{}", e.reason);
+    fn isolation_true_passes_and_anything_else_fails_with_recreate() {
+        for (isolation, status, remedy, reason) in [
+            (
+                Some(true),
+                Status::Passed,
+                Remedy::None,
+                "EnableNetworkIsolation is true",
+            ),
+            (
+                Some(false),
+                Status::Failed,
+                Remedy::Recreate,
+                "EnableNetworkIsolation is false",
+            ),
+            (
+                None,
+                Status::Failed,
+                Remedy::Recreate,
+                "EnableNetworkIsolation was not reported (AWS default is false)",
+            ),
+        ] {
+            let e = eval(isolation);
+            assert_eq!(e.status, status, "{isolation:?}");
+            assert_eq!(e.remediation, remedy, "{isolation:?}");
+            assert_eq!(e.reason, reason, "{isolation:?}");
+        }
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn platform(notebook: &Notebook, params: &Params) -> Verdict {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use crate::controls::fixtures::{notebook, snap};
+    use crate::controls::fixtures::{all_statuses, notebook, snap};
     use crate::controls::{evaluate, evaluate_control, Params};
     use crate::model::{ControlId, Detail, Evaluation, Notebook, NotebookStatus, Remedy, Status};
 
@@ -107,23 +107,6 @@ mod tests {
 
     fn eval(control: ControlId, nb: Notebook) -> Evaluation {
         eval_with(control, nb, &Params::default())
-    }
-
-    fn all_statuses() -> Vec<NotebookStatus> {
-        vec![
-            NotebookStatus::Pending,
-            NotebookStatus::InService,
-            NotebookStatus::Stopping,
-            NotebookStatus::Stopped,
-            NotebookStatus::Failed,
-            NotebookStatus::Deleting,
-            NotebookStatus::Updating,
-            NotebookStatus::PendingMaintenance,
-            NotebookStatus::InMaintenance,
-            NotebookStatus::Unknown("Rebooting".to_string()),
-            NotebookStatus::Unknown("deleting".to_string()),
-            NotebookStatus::Unknown(String::new()),
-        ]
     }
 
     /// A notebook that fails all four controls under the default params.

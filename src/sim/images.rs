@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use super::listing::{self, Listed, Sorts};
-use super::state::{key, lookup, Ctx, Next, Pending, RegionState, Settle, Tags};
+use super::listing::{self, listed_fields, Listed, Sorts};
+use super::state::{key, lookup, settle_status, Ctx, Next, Pending, RegionState, Settle, Tags};
 use super::tags::{self, TagIn};
 use super::wire::{parse, required, take, OpResult, SimError};
 
@@ -28,21 +28,12 @@ pub struct Image {
 
 impl Settle for Image {
     fn settle(&mut self, now: Instant) -> bool {
-        match Pending::take_due(&mut self.pending, now) {
-            None => true,
-            Some(Pending {
-                then: Next::Gone, ..
-            }) => false,
-            Some(Pending {
-                then: Next::Status(status),
-                epoch,
-                ..
-            }) => {
-                self.status = status.to_string();
-                self.last_modified = epoch;
-                true
-            }
-        }
+        settle_status(
+            &mut self.pending,
+            now,
+            &mut self.status,
+            &mut self.last_modified,
+        )
     }
 
     fn tags_mut(&mut self) -> &mut Tags {
@@ -51,25 +42,7 @@ impl Settle for Image {
 }
 
 impl Listed for Image {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    fn created(&self) -> f64 {
-        self.created
-    }
-
-    fn last_modified(&self) -> f64 {
-        self.last_modified
-    }
-
-    fn status(&self) -> &str {
-        &self.status
-    }
+    listed_fields!(status);
 
     /// The `Image` shape of ListImages (no RoleArn).
     fn summary(&self) -> Value {
@@ -274,21 +247,7 @@ impl Settle for AppImageConfig {
 }
 
 impl Listed for AppImageConfig {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    fn created(&self) -> f64 {
-        self.created
-    }
-
-    fn last_modified(&self) -> f64 {
-        self.last_modified
-    }
+    listed_fields!();
 
     /// AppImageConfigDetails, the same as DescribeAppImageConfig.
     fn summary(&self) -> Value {

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use super::listing::{self, Listed, Sorts};
+use super::listing::{self, listed_fields, Listed, Sorts};
 use super::state::{key, lookup, Ctx, Next, Pending, RegionState, Settle, Tags};
 use super::tags::{self, TagIn};
 use super::wire::{parse, required, take, valid_name, OpResult, SimError};
@@ -332,25 +332,7 @@ impl Settle for Endpoint {
 }
 
 impl Listed for Endpoint {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    fn created(&self) -> f64 {
-        self.created
-    }
-
-    fn last_modified(&self) -> f64 {
-        self.last_modified
-    }
-
-    fn status(&self) -> &str {
-        &self.status
-    }
+    listed_fields!(status);
 
     fn summary(&self) -> Value {
         json!({

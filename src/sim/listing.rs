@@ -9,6 +9,36 @@ use serde_json::{json, Value};
 use super::state::{key, settle_all, Ctx, Settle};
 use super::wire::{enum_error, parse, seq_key, text_key, OpResult, PageRequest};
 
+/// The [`Listed`] accessors of a resource struct with the fields `name`, `seq`, `created` and
+/// `last_modified` (and `status`, given `status`).
+macro_rules! listed_fields {
+    () => {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn seq(&self) -> u64 {
+            self.seq
+        }
+
+        fn created(&self) -> f64 {
+            self.created
+        }
+
+        fn last_modified(&self) -> f64 {
+            self.last_modified
+        }
+    };
+    (status) => {
+        listed_fields!();
+
+        fn status(&self) -> &str {
+            &self.status
+        }
+    };
+}
+pub(crate) use listed_fields;
+
 /// A resource a List* operation shows.
 pub trait Listed: Settle {
     fn name(&self) -> &str;

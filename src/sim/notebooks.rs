@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::listing::{self, Listed, Sorts};
-use super::state::{key, lookup, Ctx, Next, Pending, RegionState, Settle, Tags};
+use super::listing::{self, listed_fields, Listed, Sorts};
+use super::state::{key, lookup, settle_status, Ctx, Next, Pending, RegionState, Settle, Tags};
 use super::tags::{self, TagIn};
 use super::wire::{in_range, one_of, parse, required, valid_name, OpResult, SimError};
 
@@ -47,21 +47,12 @@ pub struct Notebook {
 
 impl Settle for Notebook {
     fn settle(&mut self, now: Instant) -> bool {
-        match Pending::take_due(&mut self.pending, now) {
-            None => true,
-            Some(Pending {
-                then: Next::Gone, ..
-            }) => false,
-            Some(Pending {
-                then: Next::Status(status),
-                epoch,
-                ..
-            }) => {
-                self.status = status.to_string();
-                self.last_modified = epoch;
-                true
-            }
-        }
+        settle_status(
+            &mut self.pending,
+            now,
+            &mut self.status,
+            &mut self.last_modified,
+        )
     }
 
     fn tags_mut(&mut self) -> &mut Tags {
@@ -133,25 +124,7 @@ impl Notebook {
 }
 
 impl Listed for Notebook {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    fn created(&self) -> f64 {
-        self.created
-    }
-
-    fn last_modified(&self) -> f64 {
-        self.last_modified
-    }
-
-    fn status(&self) -> &str {
-        &self.status
-    }
+    listed_fields!(status);
 
     /// The NotebookInstanceSummary of ListNotebookInstances (no RootAccess, network or platform).
     fn summary(&self) -> Value {

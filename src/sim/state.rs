@@ -67,6 +67,31 @@ pub enum Next {
     Gone,
 }
 
+/// Applies a due status transition to `status` and `last_modified`; false when the resource
+/// is gone.
+pub fn settle_status(
+    slot: &mut Option<Pending<Next>>,
+    now: Instant,
+    status: &mut String,
+    last_modified: &mut f64,
+) -> bool {
+    match Pending::take_due(slot, now) {
+        None => true,
+        Some(Pending {
+            then: Next::Gone, ..
+        }) => false,
+        Some(Pending {
+            then: Next::Status(next),
+            epoch,
+            ..
+        }) => {
+            *status = next.to_string();
+            *last_modified = epoch;
+            true
+        }
+    }
+}
+
 /// Resource tags in insertion order, keys unique.
 pub type Tags = Vec<(String, String)>;
 

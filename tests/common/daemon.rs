@@ -48,31 +48,21 @@ impl World {
         let sagemaker =
             aws_sdk_sagemaker::Client::new(&demo::emulator_sdk_config(&sim.endpoint()).await);
 
-        let dlq_url = sqs
-            .create_queue()
-            .queue_name("smr-events-dlq")
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let dlq_url = create_queue(&sqs, "smr-events-dlq", []).await;
         let dlq_arn = queue_arn(&sqs, &dlq_url).await;
         // maxReceiveCount 5, as in deploy/: a daemon that is killed or stopped leaves its long
         // poll open at the queue, which may still take a message (it comes back after the 1 s
         // visibility timeout), so a message can be received more than once on its way.
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("smr-events")
-            .attributes(QueueAttributeName::VisibilityTimeout, "1")
-            .attributes(
-                QueueAttributeName::RedrivePolicy,
-                json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let redrive = json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" });
+        let queue_url = create_queue(
+            &sqs,
+            "smr-events",
+            [
+                (QueueAttributeName::VisibilityTimeout, "1".to_string()),
+                (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+            ],
+        )
+        .await;
         let queue_arn = queue_arn(&sqs, &queue_url).await;
         events
             .put_rule()
@@ -343,6 +333,20 @@ regions = ["{REGION}"]
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// A queue with these attributes; its URL.
+async fn create_queue<const N: usize>(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: [(QueueAttributeName, String); N],
+) -> String {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(key, value);
+    }
+    let out = request.send().await.unwrap();
+    out.queue_url.expect("CreateQueue returns the queue URL")
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
