@@ -63,7 +63,7 @@ fn security_hub(name: &str, id: String) -> String {
         region: REGION.into(),
         resource_type: ResourceType::NotebookInstance,
         name: name.into(),
-        arn: events::arn(ResourceType::NotebookInstance, REGION, ACCOUNT, name),
+        arn: events::arn(ResourceType::NotebookInstance, REGION, ACCOUNT, name).into(),
     };
     let evaluation = Evaluation {
         control: ControlId::SageMaker3,

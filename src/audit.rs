@@ -16,7 +16,7 @@ use crate::aws::{self, AwsError, CallStack, SageMakerApi, SdkSageMaker, StackSet
 use crate::config::{AccountConfig, Config};
 use crate::controls::{self, Params};
 use crate::model::{
-    AppImageConfig, ControlId, Detail, Evaluation, Image, ResourceRef, ResourceType, Snapshot,
+    AppImageConfig, Arn, ControlId, Detail, Evaluation, Image, ResourceRef, ResourceType, Snapshot,
     Status,
 };
 
@@ -280,7 +280,7 @@ where
                 account: resource_account(target, &l.arn),
                 region: target.region.clone(),
                 resource_type: Some(kind),
-                resource_arn: Some(l.arn),
+                resource_arn: Some(l.arn.into()),
                 error,
             }),
         }
@@ -289,8 +289,8 @@ where
 }
 
 /// The account that owns a resource: from its ARN, else the target's.
-fn resource_account(target: &Target, arn: &str) -> String {
-    aws::arn_account(arn).unwrap_or(&target.account).to_string()
+fn resource_account(target: &Target, arn: &Arn) -> String {
+    arn.account().unwrap_or(&target.account).to_string()
 }
 
 fn resource_ref(target: &Target, kind: ResourceType, l: &Listed) -> ResourceRef {
@@ -550,7 +550,8 @@ mod tests {
             arn: format!(
                 "arn:aws:sagemaker:eu-west-1:111122223333:{kind}/{}",
                 name.to_lowercase()
-            ),
+            )
+            .into(),
         }
     }
 
@@ -721,7 +722,7 @@ mod tests {
                 region: "r".into(),
                 resource_type: ResourceType::NotebookInstance,
                 name: name.into(),
-                arn: format!("arn:{name}"),
+                arn: format!("arn:{name}").into(),
             },
             detail: Detail::Notebook(Notebook {
                 status: NotebookStatus::Stopped,

@@ -319,6 +319,83 @@ pub enum Detail {
     AppImageConfig(AppImageConfig),
 }
 
+/// A resource's ARN, spelled as SageMaker returned it (or as the event named it, for a
+/// resource not yet described). Compared, hashed and stored as the plain string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Arn(String);
+
+impl Arn {
+    pub fn new(arn: impl Into<String>) -> Arn {
+        Arn(arn.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The account field (the fifth); `None` when it is empty or the ARN has fewer fields.
+    pub fn account(&self) -> Option<&str> {
+        self.0.split(':').nth(4).filter(|a| !a.is_empty())
+    }
+}
+
+impl std::ops::Deref for Arn {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Arn {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Arn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Arn {
+    fn from(arn: String) -> Arn {
+        Arn(arn)
+    }
+}
+
+impl From<&str> for Arn {
+    fn from(arn: &str) -> Arn {
+        Arn(arn.to_string())
+    }
+}
+
+impl From<Arn> for String {
+    fn from(arn: Arn) -> String {
+        arn.0
+    }
+}
+
+impl PartialEq<str> for Arn {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Arn {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Arn {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
 /// Which resource, where: enough to find it again and to name it in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ResourceRef {
@@ -327,7 +404,7 @@ pub struct ResourceRef {
     pub resource_type: ResourceType,
     /// The resource name as the API spells it (case kept; the ARN lowercases notebook names).
     pub name: String,
-    pub arn: String,
+    pub arn: Arn,
 }
 
 /// The live state of one resource, taken from a fresh Describe.
@@ -355,4 +432,36 @@ pub struct NotebookPlan {
     pub disable_root_access: bool,
     /// Set `PlatformIdentifier` to this value (SageMaker.8).
     pub platform: Option<String>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::Arn;
+
+    #[test]
+    fn arn_account_reads_the_fifth_field() {
+        let account = |arn: &str| Arn::from(arn).account().map(str::to_string);
+        assert_eq!(
+            account("arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/a").as_deref(),
+            Some("111122223333")
+        );
+        assert_eq!(account("arn:aws:s3:::bucket"), None);
+        assert_eq!(account("nonsense"), None);
+    }
+
+    #[test]
+    fn an_arn_keeps_its_spelling_and_serializes_as_a_string() {
+        let arn = Arn::from("arn:aws:sagemaker:us-east-1:111122223333:image/GeoImage");
+        assert_eq!(
+            arn,
+            "arn:aws:sagemaker:us-east-1:111122223333:image/GeoImage"
+        );
+        assert_eq!(
+            serde_json::to_string(&arn).unwrap(),
+            "\"arn:aws:sagemaker:us-east-1:111122223333:image/GeoImage\""
+        );
+        let back: Arn = serde_json::from_str(&serde_json::to_string(&arn).unwrap()).unwrap();
+        assert_eq!(back, arn);
+    }
 }

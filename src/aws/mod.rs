@@ -241,11 +241,6 @@ pub async fn caller_account(base: &SdkConfig) -> Result<String, AwsError> {
     })
 }
 
-/// The account id inside an ARN (`arn:partition:service:region:account:...`), if any.
-pub fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,15 +294,5 @@ mod tests {
             classify(Some("SomethingElse"), "", 400),
             ErrorClass::Invalid
         );
-    }
-
-    #[test]
-    fn arn_account_reads_the_fifth_field() {
-        assert_eq!(
-            arn_account("arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/a"),
-            Some("111122223333")
-        );
-        assert_eq!(arn_account("arn:aws:s3:::bucket"), None);
-        assert_eq!(arn_account("nonsense"), None);
     }
 }

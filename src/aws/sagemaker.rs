@@ -8,7 +8,7 @@ use aws_sdk_sagemaker::Client;
 
 use super::stack::CallStack;
 use super::AwsError;
-use crate::model::{EndpointConfig, Image, Model, Notebook, NotebookStatus, Tag, Variant};
+use crate::model::{Arn, EndpointConfig, Image, Model, Notebook, NotebookStatus, Tag, Variant};
 
 /// Page size for every List call: the API maximum, so a sweep makes as few calls as it can.
 const PAGE_SIZE: i32 = 100;
@@ -17,7 +17,7 @@ const PAGE_SIZE: i32 = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub name: String,
-    pub arn: String,
+    pub arn: Arn,
 }
 
 /// The SageMaker calls the remediator makes. One value per account and region.
@@ -115,7 +115,7 @@ macro_rules! all_pages {
 fn listed(name: Option<&str>, arn: Option<&str>) -> Option<Listed> {
     Some(Listed {
         name: name?.to_string(),
-        arn: arn?.to_string(),
+        arn: arn?.into(),
     })
 }
 

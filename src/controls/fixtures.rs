@@ -28,7 +28,7 @@ pub(crate) fn resource(resource_type: ResourceType) -> ResourceRef {
         region: "eu-west-1".to_string(),
         resource_type,
         name: "Thing".to_string(),
-        arn: format!("arn:aws:sagemaker:eu-west-1:111122223333:{kind}/thing"),
+        arn: format!("arn:aws:sagemaker:eu-west-1:111122223333:{kind}/thing").into(),
     }
 }
 

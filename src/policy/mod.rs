@@ -185,7 +185,7 @@ mod tests {
             region: "eu-west-1".to_string(),
             resource_type,
             name: "Thing".to_string(),
-            arn: format!("arn:aws:sagemaker:eu-west-1:{account}:thing/thing"),
+            arn: format!("arn:aws:sagemaker:eu-west-1:{account}:thing/thing").into(),
         }
     }
 

@@ -39,7 +39,7 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
         api.add_tags(&resource.arn, &[Tag::new(key.clone(), value.clone())])
             .await
             .map_err(|source| ReconcileError::Aws {
-                arn: resource.arn.clone(),
+                arn: resource.arn.to_string(),
                 source,
             })?;
     }

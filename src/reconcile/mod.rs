@@ -328,7 +328,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
 ) -> Result<Next, ReconcileError> {
     let arn = trigger.arn.as_str();
     let aws_err = |source: AwsError| ReconcileError::Aws {
-        arn: arn.to_string(),
+        arn: arn.into(),
         source,
     };
     // A remediation left running (crash, redeploy, suspension) is finished first.
@@ -357,7 +357,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
         region: trigger.region.clone(),
         resource_type: trigger.resource_type,
         name,
-        arn: arn.to_string(),
+        arn: arn.into(),
     };
     let Some(snapshot) = snapshot(api, &resource).await.map_err(aws_err)? else {
         return Ok(Next::Done);

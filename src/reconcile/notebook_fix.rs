@@ -62,7 +62,7 @@ pub(super) async fn resume<S: Store, C: ClientFactory, A: SageMakerApi>(
 ) -> Result<Next, ReconcileError> {
     let FixRecord { plan, state, .. } =
         FixRecord::read(&running.state).map_err(|message| ReconcileError::Journal {
-            arn: running.resource.arn.clone(),
+            arn: running.resource.arn.to_string(),
             message,
         })?;
     let resource = running.resource.clone();
@@ -156,7 +156,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                     e.to_string(),
                 )?;
                 return Err(ReconcileError::Aws {
-                    arn: arn.clone(),
+                    arn: arn.to_string(),
                     source: e,
                 });
             }

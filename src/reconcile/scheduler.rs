@@ -33,7 +33,7 @@ pub async fn run_scheduler<S: Store + 'static, C: ClientFactory>(
             account: r.resource.account.clone(),
             region: r.resource.region.clone(),
             resource_type: r.resource.resource_type,
-            arn: r.resource.arn.clone(),
+            arn: r.resource.arn.to_string(),
             name: Some(r.resource.name.clone()),
             family: Family::Sweep,
             event_id: format!("resume-{}", r.id),

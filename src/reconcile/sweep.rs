@@ -27,7 +27,7 @@ pub fn sweep_triggers(snapshots: &[Snapshot], params: &controls::Params) -> Vec<
             resource_type: r.resource_type,
             arn: events::parse_arn(&r.arn)
                 .map(|(_, _, _, a)| a)
-                .unwrap_or_else(|| r.arn.clone()),
+                .unwrap_or_else(|| r.arn.to_string()),
             name: Some(r.name.clone()),
             family: Family::Sweep,
             event_id: format!("sweep-{}", now_ms()),

@@ -133,7 +133,7 @@ impl SageMakerApi for Fake {
         Ok(names
             .into_iter()
             .map(|name| Listed {
-                arn: arn(&name),
+                arn: arn(&name).into(),
                 name,
             })
             .collect())

@@ -33,6 +33,12 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
+impl rusqlite::ToSql for crate::model::Arn {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.as_str().to_sql()
+    }
+}
+
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
@@ -1024,7 +1030,7 @@ mod tests {
     fn failure(arn: &str, kind: RemediationKind, hold: Hold) -> Failure {
         Failure {
             resource: ResourceRef {
-                arn: arn.to_string(),
+                arn: arn.into(),
                 account: "111122223333".into(),
                 region: "eu-west-1".into(),
                 resource_type: ResourceType::NotebookInstance,
@@ -1094,7 +1100,7 @@ mod tests {
             .failures()
             .unwrap()
             .into_iter()
-            .map(|f| (f.resource.arn, f.kind, f.hold))
+            .map(|f| (f.resource.arn.to_string(), f.kind, f.hold))
             .collect();
         assert_eq!(
             kept,

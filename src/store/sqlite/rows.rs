@@ -108,7 +108,7 @@ impl RawResource {
     fn decode(&self) -> Result<ResourceRef, String> {
         Ok(ResourceRef {
             resource_type: parse_resource_type(&self.resource_type)?,
-            arn: self.arn.clone(),
+            arn: self.arn.clone().into(),
             account: self.account.clone(),
             region: self.region.clone(),
             name: self.name.clone().unwrap_or_default(),
