@@ -27,6 +27,7 @@ mod wire;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -70,9 +71,11 @@ impl Default for SimConfig {
 /// Faults injected into SageMaker calls (never into the admin API). Default: all off.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
-    /// Share of calls (0.0..=1.0) answered `ThrottlingException`.
+    /// Share of calls (0.0..=1.0) answered `ThrottlingException`, spread evenly (not at
+    /// random) over the calls since the faults were set, so a test sees the same share on
+    /// every run: 0.2 throttles exactly every fifth call.
     pub throttle_share: f64,
-    /// Share of calls (0.0..=1.0) answered HTTP 500 `InternalFailure`.
+    /// Share of calls (0.0..=1.0) answered HTTP 500 `InternalFailure`, spread the same way.
     pub server_error_share: f64,
     /// Delay before every answer.
     pub latency: Duration,
@@ -167,7 +170,20 @@ struct Shared {
     regions: Mutex<HashMap<String, RegionState>>,
     faults: Mutex<Faults>,
     calls: Mutex<CallCounts>,
-    request_ids: std::sync::atomic::AtomicU64,
+    request_ids: AtomicU64,
+    /// Calls judged for throttling and for server errors since the faults were last set.
+    fault_counters: [AtomicU64; 2],
+}
+
+/// Whether call number `counter` (counted from 0, then incremented) falls in `share`: an even
+/// spread, `floor((n + 1) * share) > floor(n * share)`, so exactly `floor(n * share)` of the
+/// first `n` calls are hit, evenly spaced.
+fn spread_hit(counter: &AtomicU64, share: f64) -> bool {
+    if share <= 0.0 {
+        return false;
+    }
+    let n = counter.fetch_add(1, Ordering::Relaxed) as f64;
+    ((n + 1.0) * share).floor() > (n * share).floor()
 }
 
 /// The simulator: cheap to clone, all clones share one account.
@@ -192,7 +208,8 @@ impl Simulator {
                 regions: Mutex::new(HashMap::new()),
                 faults: Mutex::new(Faults::default()),
                 calls: Mutex::new(CallCounts::default()),
-                request_ids: std::sync::atomic::AtomicU64::new(0),
+                request_ids: AtomicU64::new(0),
+                fault_counters: [AtomicU64::new(0), AtomicU64::new(0)],
             }),
         }
     }
@@ -242,7 +259,11 @@ impl Simulator {
 
     /// Replaces the injected faults.
     pub fn set_faults(&self, faults: Faults) {
-        *lock(&self.shared.faults) = faults;
+        let mut current = lock(&self.shared.faults);
+        for counter in &self.shared.fault_counters {
+            counter.store(0, Ordering::Relaxed);
+        }
+        *current = faults;
     }
 
     /// The injected faults now.
@@ -309,10 +330,11 @@ impl Simulator {
         if faults.access_denied.contains(op) {
             return Err(SimError::access_denied(op));
         }
-        if faults.throttle_share > 0.0 && rand::random::<f64>() < faults.throttle_share {
+        let [throttles, server_errors] = &self.shared.fault_counters;
+        if spread_hit(throttles, faults.throttle_share) {
             return Err(SimError::throttling());
         }
-        if faults.server_error_share > 0.0 && rand::random::<f64>() < faults.server_error_share {
+        if spread_hit(server_errors, faults.server_error_share) {
             return Err(SimError::internal());
         }
         let Some((_, operation)) = OPERATIONS.iter().find(|(name, _)| *name == op) else {

@@ -1181,3 +1181,34 @@ async fn a_thousand_notebooks_concurrently() {
     assert_eq!(handle.simulator.calls().total_succeeded(), 2010);
     eprintln!("1,000 notebooks: {:?}", started.elapsed());
 }
+
+#[test]
+fn fault_shares_are_spread_evenly_not_drawn_at_random() {
+    let hits = |share: f64| -> Vec<bool> {
+        let counter = std::sync::atomic::AtomicU64::new(0);
+        (0..10).map(|_| super::spread_hit(&counter, share)).collect()
+    };
+    let fifth = hits(0.2);
+    assert_eq!(fifth.iter().filter(|h| **h).count(), 2);
+    assert!(fifth[4] && fifth[9], "{fifth:?}");
+    assert_eq!(hits(0.6).iter().filter(|h| **h).count(), 6);
+    assert!(hits(1.0).iter().all(|h| *h));
+    assert!(hits(0.0).iter().all(|h| !*h));
+}
+
+#[tokio::test]
+async fn setting_faults_starts_the_spread_again() {
+    let handle = sim(0).await;
+    let client = client(&handle);
+    let faults = Faults {
+        throttle_share: 0.5,
+        ..Faults::default()
+    };
+    for _ in 0..2 {
+        // Each time the faults are set, call 0 passes and call 1 is throttled.
+        handle.simulator.set_faults(faults.clone());
+        client.list_notebook_instances().send().await.unwrap();
+        let (code, _) = error(client.list_notebook_instances().send().await);
+        assert_eq!(code, "ThrottlingException");
+    }
+}
