@@ -69,7 +69,7 @@ pub fn fleet() -> Fleet {
                 direct_internet_access: false,
                 in_vpc: true,
                 root_access: false,
-                platform: Some("notebook-al2-v3"),
+                platform: None,
             },
             SeedNotebook {
                 name: "fraud-model-dev",
@@ -115,7 +115,7 @@ pub fn fleet() -> Fleet {
 }
 
 /// What the audit must report for the fleet, with the default control parameters
-/// (supported platform `notebook-al2-v3`, any tag). Written by hand, not computed by the
+/// (supported platform `notebook-al2023-v1`, any tag). Written by hand, not computed by the
 /// controls, so that tests comparing against it can fail.
 pub fn expected_verdicts() -> Vec<(ControlId, &'static str, Status)> {
     use ControlId::*;
@@ -128,11 +128,11 @@ pub fn expected_verdicts() -> Vec<(ControlId, &'static str, Status)> {
         (SageMaker1, "fraud-model-dev", Passed),
         (SageMaker2, "fraud-model-dev", Passed),
         (SageMaker3, "fraud-model-dev", Failed),
-        (SageMaker8, "fraud-model-dev", Passed),
+        (SageMaker8, "fraud-model-dev", Failed),
         (SageMaker1, "quick-experiment", Failed),
         (SageMaker2, "quick-experiment", Failed),
         (SageMaker3, "quick-experiment", Failed),
-        (SageMaker8, "quick-experiment", Failed),
+        (SageMaker8, "quick-experiment", Passed),
         (SageMaker1, "legacy-analysis", Passed),
         (SageMaker2, "legacy-analysis", Passed),
         (SageMaker3, "legacy-analysis", Passed),
@@ -496,7 +496,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     audit::write_table(&after, out).map_err(DemoError::Output)?;
     w(
         out,
-        "\nWhat is left needs a person: direct internet access, VPC and network isolation are create-only\n(the journal above holds a recreation plan for each), and single-instance endpoint configs need a\nblue/green replacement behind an approval. The Amazon Linux 2023 notebook still fails SageMaker.8\nunder the configured platform list and is flagged: moving it to notebook-al2-v3 would be a downgrade.".to_string(),
+        "\nWhat is left needs a person: direct internet access, VPC and network isolation are create-only\n(the journal above holds a recreation plan for each), and single-instance endpoint configs need a\nblue/green replacement behind an approval. The Amazon Linux 2 notebooks moved forward to\nnotebook-al2023-v1; the notebooks already on it kept their platform.".to_string(),
     )?;
     let _ = std::fs::remove_dir_all(&dir);
     handle.shutdown().await;

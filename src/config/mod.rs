@@ -74,7 +74,7 @@ pub const MAX_TAG_KEY_CHARS: usize = 128;
 /// AWS's tag value length limit.
 pub const MAX_TAG_VALUE_CHARS: usize = 256;
 /// The SageMaker.8 platform Security Hub accepts by default.
-pub const DEFAULT_PLATFORM: &str = "notebook-al2-v3";
+pub const DEFAULT_PLATFORM: &str = crate::controls::SUPPORTED_PLATFORM;
 /// Default tag key that exempts a resource.
 pub const DEFAULT_EXEMPTION_TAG_KEY: &str = "sagemaker-remediator:exempt";
 /// Default tag key put on flagged resources.
@@ -204,8 +204,8 @@ pub struct ControlsConfig {
         inner(custom(rules::tag_key))
     )]
     pub required_tag_keys: Vec<String>,
-    /// SageMaker.8: the notebook platform identifiers that pass (Security Hub's value is
-    /// `notebook-al2-v3`). Must not be empty.
+    /// SageMaker.8: the notebook platform identifiers that pass (Security Hub's value, as of
+    /// its control reference of 2026: `notebook-al2023-v1`). Must not be empty.
     #[default(vec![DEFAULT_PLATFORM.to_string()])]
     #[garde(inner(custom(rules::not_blank)))]
     pub supported_platforms: Vec<String>,

@@ -74,9 +74,9 @@ fn defaults_when_nothing_is_given() {
     assert_eq!(config.controls.required_tag_keys, Vec::<String>::new());
     assert_eq!(
         config.controls.supported_platforms,
-        strings(&["notebook-al2-v3"])
+        strings(&["notebook-al2023-v1"])
     );
-    assert_eq!(config.controls.platform_target, "notebook-al2-v3");
+    assert_eq!(config.controls.platform_target, "notebook-al2023-v1");
     assert!(config.audit.regions.is_empty());
     assert_eq!(config.audit.concurrency, 16);
     assert_eq!(config.log.format, LogFormat::Text);
@@ -142,7 +142,7 @@ fn example_multi_account_loads_and_validates() {
     );
     let params = config.control_params();
     assert_eq!(params.required_tag_keys.len(), 3);
-    assert_eq!(params.supported_platforms, strings(&["notebook-al2-v3"]));
+    assert_eq!(params.supported_platforms, strings(&["notebook-al2023-v1"]));
 
     assert_eq!(config.mode, Mode::Enforce);
     assert!(!config.enforces("111122223333"));
@@ -507,10 +507,10 @@ fn platform_rules() {
     config.controls.supported_platforms = Vec::new();
     assert_eq!(keys_of(&config), ["controls.supported_platforms"]);
 
-    config.controls.supported_platforms = strings(&["notebook-al2-v3", ""]);
+    config.controls.supported_platforms = strings(&["notebook-al2023-v1", ""]);
     assert_eq!(keys_of(&config), ["controls.supported_platforms[1]"]);
 
-    config.controls.supported_platforms = strings(&["notebook-al2-v3"]);
+    config.controls.supported_platforms = strings(&["notebook-al2023-v1"]);
     config.controls.platform_target = "notebook-al2-v2".to_string();
     assert_eq!(keys_of(&config), ["controls.platform_target"]);
 

@@ -47,7 +47,7 @@ pub(crate) fn notebook() -> Notebook {
         subnet_id: Some("subnet-0abc".to_string()),
         security_group_ids: vec!["sg-0abc".to_string()],
         root_access: Some("Disabled".to_string()),
-        platform_identifier: Some("notebook-al2-v3".to_string()),
+        platform_identifier: Some("notebook-al2023-v1".to_string()),
         instance_type: Some("ml.t3.medium".to_string()),
         role_arn: Some("arn:aws:iam::111122223333:role/nb".to_string()),
         kms_key_id: None,

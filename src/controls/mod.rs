@@ -25,11 +25,16 @@ pub struct Params {
     pub supported_platforms: Vec<String>,
 }
 
+/// The platform SageMaker.8 passes as Security Hub evaluates it today (control reference of
+/// 2026; before, it was `notebook-al2-v3`, which is Amazon Linux 2, now out of support). It is
+/// also what SageMaker gives a new notebook that names no platform.
+pub const SUPPORTED_PLATFORM: &str = "notebook-al2023-v1";
+
 impl Default for Params {
     fn default() -> Self {
         Params {
             required_tag_keys: Vec::new(),
-            supported_platforms: vec!["notebook-al2-v3".to_string()],
+            supported_platforms: vec![SUPPORTED_PLATFORM.to_string()],
         }
     }
 }

@@ -306,11 +306,11 @@ mod tests {
     fn sm8_supported_platform_passes() {
         let e = eval(
             ControlId::SageMaker8,
-            with_platform(Some("notebook-al2-v3")),
+            with_platform(Some("notebook-al2023-v1")),
         );
         assert_eq!(e.status, Status::Passed);
         assert_eq!(e.remediation, Remedy::None);
-        assert_eq!(e.reason, "PlatformIdentifier notebook-al2-v3 is supported");
+        assert_eq!(e.reason, "PlatformIdentifier notebook-al2023-v1 is supported");
     }
 
     #[test]
@@ -323,15 +323,15 @@ mod tests {
         assert_eq!(e.remediation, Remedy::Fix);
         assert_eq!(
             e.reason,
-            "PlatformIdentifier notebook-al2-v1 is not in the supported list (notebook-al2-v3)"
+            "PlatformIdentifier notebook-al2-v1 is not in the supported list (notebook-al2023-v1)"
         );
     }
 
     #[test]
-    fn sm8_aws_default_al2023_fails_under_security_hub_default() {
+    fn sm8_amazon_linux_2_fails_under_security_hub_default() {
         let e = eval(
             ControlId::SageMaker8,
-            with_platform(Some("notebook-al2023-v1")),
+            with_platform(Some("notebook-al2-v3")),
         );
         assert_eq!(e.status, Status::Failed);
     }
@@ -339,10 +339,10 @@ mod tests {
     #[test]
     fn sm8_match_is_exact_and_case_sensitive() {
         for v in [
-            "Notebook-AL2-V3",
-            "notebook-al2-v3 ",
-            " notebook-al2-v3",
-            "notebook-al2",
+            "Notebook-AL2023-V1",
+            "notebook-al2023-v1 ",
+            " notebook-al2023-v1",
+            "notebook-al2023",
             "",
         ] {
             let e = eval(ControlId::SageMaker8, with_platform(Some(v)));

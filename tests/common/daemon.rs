@@ -270,7 +270,7 @@ regions = ["{REGION}"]
                 direct_internet_access: false,
                 in_vpc: true,
                 root_access,
-                platform: Some("notebook-al2-v3"),
+                platform: None,
             },
         )
         .await
