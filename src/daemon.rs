@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::http::{self, Ops, Readiness};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
+use crate::notify::sender::Sender;
 use crate::reconcile::{self, Context, StepObserver};
 use crate::shutdown::{self, Shutdown};
 use crate::store::{SqliteStore, Store, StoreError};
@@ -103,6 +104,7 @@ pub async fn serve<S: Store + 'static>(
     });
 
     let wake = Arc::new(Notify::new());
+    let (notices, sender) = notification_sender(&config, &store, &metrics, &base).await;
     let ctx = Arc::new(Context {
         store: store.clone(),
         config: config.clone(),
@@ -113,7 +115,9 @@ pub async fn serve<S: Store + 'static>(
         shutdown: shutdown.clone(),
         observer,
         wake: wake.clone(),
+        notices,
     });
+    let sender = sender.map(|s| tokio::spawn(s.run(shutdown.clone())));
 
     let mut intakes = Vec::new();
     match config.daemon.intake_queue_url() {
@@ -146,9 +150,39 @@ pub async fn serve<S: Store + 'static>(
     for intake in intakes {
         let _ = intake.await;
     }
+    if let Some(sender) = sender {
+        let _ = sender.await;
+    }
     let _ = http_task.await;
     tracing::info!(event = "stopped");
     result.map_err(DaemonError::StoreFailed)
+}
+
+/// The outbox sender and the handle that wakes it, when `notifications.event_bus` is set.
+async fn notification_sender<S: Store>(
+    config: &Config,
+    store: &Arc<S>,
+    metrics: &Arc<Metrics>,
+    base: &SdkConfig,
+) -> (Option<Arc<Notify>>, Option<Sender<S>>) {
+    let Some(bus) = config.notifications.bus() else {
+        return (None, None);
+    };
+    let mut sdk = base.to_builder();
+    if let Some(region) = config.notifications.bus_region() {
+        sdk = sdk.region(aws_config::Region::new(region.to_string()));
+    }
+    let wake = Arc::new(Notify::new());
+    let sender = Sender {
+        store: store.clone(),
+        events: aws_sdk_eventbridge::Client::new(&sdk.build()),
+        bus: bus.to_string(),
+        clock: Clock::System,
+        metrics: metrics.clone(),
+        wake: wake.clone(),
+        backoff: config.notifications.backoff(),
+    };
+    (Some(wake), Some(sender))
 }
 
 /// A full sweep at start-up, then every `daemon.sweep_interval_secs` (jittered).

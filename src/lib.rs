@@ -16,6 +16,7 @@ pub mod intake;
 pub mod journal;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod policy;
 pub mod reconcile;
 pub mod shutdown;

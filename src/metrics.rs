@@ -52,6 +52,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "gauge",
         "Resources waiting to be reconciled.",
     ),
+    (
+        "smr_notifications_total",
+        "counter",
+        "Notices sent to the event bus, by result (delivered, retried).",
+    ),
+    (
+        "smr_outbox_notices",
+        "gauge",
+        "Notices waiting in the outbox to be sent.",
+    ),
 ];
 
 /// One series: the metric name and its sorted labels.

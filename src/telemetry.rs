@@ -238,6 +238,50 @@ impl InternalEvent for PendingTriggers {
     }
 }
 
+/// `smr_notifications_total{result}`: notices the bus took (`delivered`) or did not take
+/// this time (`retried`), logged as `notification_delivered` or `notification_retried`.
+#[derive(Debug, Clone, Copy)]
+pub struct NotificationSent<'a> {
+    pub event_id: &'a str,
+    pub detail_type: &'a str,
+    /// Why the bus did not take it, with the attempts so far.
+    pub failure: Option<(&'a str, u32)>,
+}
+
+impl InternalEvent for NotificationSent<'_> {
+    fn emit(self, metrics: &Metrics) {
+        let (id, detail_type) = (self.event_id, self.detail_type);
+        let result = match self.failure {
+            None => {
+                tracing::info!(event = "notification_delivered", event_id = id, detail_type);
+                "delivered"
+            }
+            Some((error, attempts)) => {
+                tracing::warn!(
+                    event = "notification_retried",
+                    event_id = id,
+                    detail_type,
+                    attempts,
+                    error,
+                    "kept in the outbox for another attempt"
+                );
+                "retried"
+            }
+        };
+        metrics.inc("smr_notifications_total", &[("result", result)]);
+    }
+}
+
+/// `smr_outbox_notices`: notices waiting in the outbox.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxLength(pub u64);
+
+impl InternalEvent for OutboxLength {
+    fn emit(self, metrics: &Metrics) {
+        metrics.set("smr_outbox_notices", &[], self.0 as f64);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -313,6 +357,19 @@ mod tests {
         }
         .emit(&metrics);
         PendingTriggers(3).emit(&metrics);
+        NotificationSent {
+            event_id: "e1",
+            detail_type: "Remediation Succeeded",
+            failure: None,
+        }
+        .emit(&metrics);
+        NotificationSent {
+            event_id: "e2",
+            detail_type: "Remediation Failed",
+            failure: Some(("ThrottlingException", 1)),
+        }
+        .emit(&metrics);
+        OutboxLength(2).emit(&metrics);
 
         let text = metrics.render();
         for series in [
@@ -329,6 +386,9 @@ mod tests {
             "smr_reconciles_total{result=\"ok\"} 1",
             "smr_reconciles_total{result=\"error\"} 1",
             "smr_pending_triggers 3",
+            "smr_notifications_total{result=\"delivered\"} 1",
+            "smr_notifications_total{result=\"retried\"} 1",
+            "smr_outbox_notices 2",
         ] {
             assert!(text.contains(series), "{series} missing from\n{text}");
         }

@@ -25,8 +25,7 @@ fn update_of(text: &str, notebook: &str) -> Option<String> {
 fn last_table_row(text: &str, control: &str) -> Vec<String> {
     let line = text
         .lines()
-        .filter(|l| l.starts_with(&format!("{control} ")))
-        .last()
+        .rfind(|l| l.starts_with(&format!("{control} ")))
         .unwrap_or_else(|| panic!("no {control} row in:\n{text}"));
     line.split_whitespace()
         .skip(1)
@@ -70,7 +69,15 @@ fn demo_moves_amazon_linux_2_notebooks_forward_and_leaves_al2023_platforms_alone
     assert!(steps_of("quick-experiment") > 0, "{text}");
 
     // The audit after the run: every notebook passes SageMaker.3 and SageMaker.8.
-    assert_eq!(last_table_row(&text, "SageMaker.3"), ["4", "0", "0"], "{text}");
-    assert_eq!(last_table_row(&text, "SageMaker.8"), ["4", "0", "0"], "{text}");
+    assert_eq!(
+        last_table_row(&text, "SageMaker.3"),
+        ["4", "0", "0"],
+        "{text}"
+    );
+    assert_eq!(
+        last_table_row(&text, "SageMaker.8"),
+        ["4", "0", "0"],
+        "{text}"
+    );
     assert!(!text.contains("downgrade"), "{text}");
 }

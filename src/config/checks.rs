@@ -130,6 +130,20 @@ impl Config {
             ),
             (daemon.key("error_backoff_secs"), d.error_backoff_secs),
         );
+        let notifications = root.key("notifications");
+        let n = &self.notifications;
+        at_least(
+            out,
+            1..=super::MAX_POLL_INTERVAL_SECS,
+            (
+                notifications.key("max_retry_backoff_secs"),
+                n.max_retry_backoff_secs,
+            ),
+            (
+                notifications.key("retry_backoff_secs"),
+                n.retry_backoff_secs,
+            ),
+        );
     }
 
     fn remediation_checks(&self, out: &mut Vec<Issue>) {

@@ -110,6 +110,9 @@ pub struct Config {
     /// The long-running `run` daemon: event intake, sweeps, concurrency, store, HTTP listener.
     #[garde(dive)]
     pub daemon: DaemonConfig,
+    /// Notifications of outcomes on an EventBridge bus (off unless a bus is named).
+    #[garde(dive)]
+    pub notifications: NotificationsConfig,
     /// AWS client behaviour: rate limit and per-call timeout.
     #[garde(dive)]
     pub aws: AwsConfig,
@@ -358,6 +361,53 @@ pub struct DaemonConfig {
     #[default(60)]
     #[garde(custom(within(5, 3600)))]
     pub claim_ttl_secs: u64,
+}
+
+/// Notifications of outcomes on an EventBridge bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// The bus `PutEvents` sends to: a name (`smr-notifications`) or its ARN. Empty (the
+    /// default) means no notifications, and none are kept.
+    #[garde(custom(rules::event_bus))]
+    pub event_bus: String,
+    /// Region of the bus. Empty: the region in `event_bus` when it is an ARN, else the default
+    /// region of the credential chain.
+    #[garde(custom(rules::optional_region))]
+    pub region: String,
+    /// First delay before a notice the bus did not take is sent again, in seconds (1-3600); it
+    /// doubles per failed attempt up to `max_retry_backoff_secs`. Notices are never dropped.
+    #[default(1)]
+    #[garde(custom(within(1, MAX_POLL_INTERVAL_SECS)))]
+    pub retry_backoff_secs: u64,
+    /// Longest of those delays, in seconds; at least `retry_backoff_secs`, at most 86400.
+    #[default(300)]
+    #[garde(custom(within(1, MAX_ERROR_BACKOFF_SECS)))]
+    pub max_retry_backoff_secs: u64,
+}
+
+impl NotificationsConfig {
+    /// The bus, when notifications are on.
+    pub fn bus(&self) -> Option<&str> {
+        (!self.event_bus.is_empty()).then_some(self.event_bus.as_str())
+    }
+
+    /// The region to reach the bus in, when one is known from the configuration.
+    pub fn bus_region(&self) -> Option<&str> {
+        if !self.region.is_empty() {
+            return Some(&self.region);
+        }
+        let region = self.event_bus.strip_prefix("arn:")?.split(':').nth(2)?;
+        (!region.is_empty()).then_some(region)
+    }
+
+    /// The retry delays of the sender.
+    pub fn backoff(&self) -> crate::notify::sender::Backoff {
+        crate::notify::sender::Backoff {
+            first: Duration::from_secs(self.retry_backoff_secs),
+            max: Duration::from_secs(self.max_retry_backoff_secs),
+        }
+    }
 }
 
 /// AWS client behaviour.

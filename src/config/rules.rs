@@ -248,6 +248,43 @@ pub(super) fn queue_url(url: &str, _: &()) -> Rule {
     }
 }
 
+/// Empty (no notifications), an event bus name (1-256 characters of `[/.\-_A-Za-z0-9]`), or an
+/// event bus ARN `arn:<partition>:events:<region>:<account>:event-bus/<name>`.
+pub(super) fn event_bus(bus: &str, _: &()) -> Rule {
+    let name_ok = |n: &str| {
+        (1..=256).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/.-_".contains(&b))
+    };
+    let ok = match bus.strip_prefix("arn:") {
+        None => name_ok(bus),
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            matches!(parts.as_slice(),
+                [partition, "events", region, account, resource]
+                    if partition.starts_with("aws")
+                        && is_region(region)
+                        && is_account_id(account)
+                        && resource.strip_prefix("event-bus/").is_some_and(name_ok))
+        }
+    };
+    match bus.is_empty() || ok {
+        true => Ok(()),
+        false => Err(Error::new(format!(
+            "must be empty (no notifications), an event bus name like `smr-notifications` or its \
+             ARN `arn:aws:events:us-east-1:111122223333:event-bus/smr-notifications`, found `{bus}`"
+        ))),
+    }
+}
+
+/// Empty (the default of the credential chain) or a region.
+pub(super) fn optional_region(value: &str, ctx: &()) -> Rule {
+    match value.is_empty() {
+        true => Ok(()),
+        false => region(value, ctx),
+    }
+}
+
 /// A socket address.
 pub(super) fn socket_addr(listen: &str, _: &()) -> Rule {
     match listen.parse::<std::net::SocketAddr>() {

@@ -827,12 +827,13 @@ fn new_defaults_are_safe() {
 
 #[test]
 fn default_toml_documents_every_key() {
-    let sections: [(&str, &[&str]); 8] = [
+    let sections: [(&str, &[&str]); 9] = [
         ("", &["mode"]),
         ("controls", fields::<ControlsConfig>()),
         ("remediation", fields::<RemediationConfig>()),
         ("audit", fields::<AuditConfig>()),
         ("daemon", fields::<DaemonConfig>()),
+        ("notifications", fields::<NotificationsConfig>()),
         ("aws", fields::<AwsConfig>()),
         ("log", fields::<LogConfig>()),
         ("accounts", fields::<AccountConfig>()),

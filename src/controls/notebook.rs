@@ -310,7 +310,10 @@ mod tests {
         );
         assert_eq!(e.status, Status::Passed);
         assert_eq!(e.remediation, Remedy::None);
-        assert_eq!(e.reason, "PlatformIdentifier notebook-al2023-v1 is supported");
+        assert_eq!(
+            e.reason,
+            "PlatformIdentifier notebook-al2023-v1 is supported"
+        );
     }
 
     #[test]

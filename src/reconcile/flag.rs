@@ -18,15 +18,37 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
     let controls: Vec<&str> = decision.flag.iter().map(|c| c.as_str()).collect();
     let value = controls.join(" ");
     let plan = recreation_plan(snapshot, &decision.flag, &ctx.config, &decision.notes);
-    ctx.store
-        .save_flag(&Flag {
-            resource: resource.clone(),
-            controls: decision.flag.clone(),
-            plan,
-            dry_run: decision.dry_run,
-            at: ctx.now(),
-        })
+    let reason = match decision.notes.is_empty() {
+        true => "flagged for recreation or manual action".to_string(),
+        false => decision.notes.join("; "),
+    };
+    let notice = ctx.notice(Outcome {
+        detail_type: DetailType::RecreationRequired,
+        resource,
+        controls: &decision.flag,
+        dry_run: decision.dry_run,
+        kind: None,
+        plan: Some(&plan),
+        reason: Some(&reason),
+        scheduled_for: None,
+        at: ctx.now(),
+    });
+    let noticed = ctx
+        .store
+        .save_flag(
+            &Flag {
+                resource: resource.clone(),
+                controls: decision.flag.clone(),
+                plan: plan.clone(),
+                dry_run: decision.dry_run,
+                at: ctx.now(),
+            },
+            notice.as_ref(),
+        )
         .map_err(ctx.store_err(&resource.arn))?;
+    if noticed {
+        ctx.notice_written();
+    }
     let key = &ctx.config.remediation.flag_tag_key;
     let tagged = tags.iter().any(|t| &t.key == key && t.value == value);
     // Any tag satisfies SageMaker.6/.7 when no keys are required: a flag tag on an image or

@@ -45,11 +45,12 @@ use crate::metrics::Metrics;
 use crate::model::{
     ControlId, Detail, Evaluation, NotebookPlan, ResourceRef, ResourceType, Snapshot, Status, Tag,
 };
+use crate::notify::{DetailType, Outcome};
 use crate::policy::retry::{self, Held, Setback};
 use crate::policy::{self, Decision};
 use crate::shutdown::Shutdown;
 use crate::store::{
-    Failure, Millis, NewRemediation, RemediationKind, RemediationStatus, Step, StepPhase,
+    Failure, Millis, NewRemediation, Notice, RemediationKind, RemediationStatus, Step, StepPhase,
     StepRecord, Store, StoreError,
 };
 use crate::telemetry::{Evaluated, InternalEvent, RemediationEnded, RemediationHeld};
@@ -118,6 +119,9 @@ pub struct Context<S: Store, C: ClientFactory = Clients> {
     pub observer: Option<StepObserver>,
     /// Woken when new triggers are in the store.
     pub wake: Arc<Notify>,
+    /// With notifications on (`notifications.event_bus`): the outbox sender, woken after a
+    /// notice was committed. `None`: no notices are written.
+    pub notices: Option<Arc<Notify>>,
 }
 
 impl<S: Store, C: ClientFactory> Context<S, C> {
@@ -243,7 +247,8 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         }
     }
 
-    /// Starts a journal entry for `resource`.
+    /// Starts a journal entry for `resource`; an enforced one is announced as planned (a dry
+    /// run is announced when its record is complete, see [`Context::ending_notice`]).
     fn begin(
         &self,
         resource: &ResourceRef,
@@ -252,7 +257,23 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         dry_run: bool,
         state: &serde_json::Value,
     ) -> Result<i64, ReconcileError> {
-        self.store
+        let notice = (!dry_run)
+            .then(|| {
+                self.notice(Outcome {
+                    detail_type: DetailType::Planned,
+                    resource,
+                    controls,
+                    dry_run,
+                    kind: Some(kind),
+                    plan: state.get("plan").or(Some(state)),
+                    reason: None,
+                    scheduled_for: None,
+                    at: self.now(),
+                })
+            })
+            .flatten();
+        let id = self
+            .store
             .begin(&NewRemediation {
                 resource: resource.clone(),
                 controls: controls.to_vec(),
@@ -260,8 +281,57 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
                 dry_run,
                 state: state.clone(),
                 at: self.now(),
+                notice,
             })
-            .map_err(self.store_err(&resource.arn))
+            .map_err(self.store_err(&resource.arn))?;
+        self.notice_written();
+        Ok(id)
+    }
+
+    /// The notice of `outcome`, when notifications are on.
+    fn notice(&self, outcome: Outcome<'_>) -> Option<Notice> {
+        self.notices.as_ref().map(|_| outcome.notice())
+    }
+
+    /// Wakes the outbox sender (when notifications are on).
+    fn notice_written(&self) {
+        if let Some(sender) = &self.notices {
+            sender.notify_one();
+        }
+    }
+
+    /// The notice of a remediation ending with `status`: a dry run's record is what would be
+    /// done (`Remediation Planned`), an enforced one `Succeeded` or `Failed`; nothing for a
+    /// running or abandoned one.
+    #[allow(clippy::too_many_arguments)]
+    fn ending_notice(
+        &self,
+        resource: &ResourceRef,
+        controls: &[ControlId],
+        kind: RemediationKind,
+        dry_run: bool,
+        plan: &serde_json::Value,
+        status: RemediationStatus,
+        outcome: Option<&str>,
+    ) -> Option<Notice> {
+        let detail_type = match status {
+            RemediationStatus::Succeeded if dry_run => DetailType::Planned,
+            RemediationStatus::Succeeded => DetailType::Succeeded,
+            RemediationStatus::Failed => DetailType::Failed,
+            RemediationStatus::Running | RemediationStatus::Abandoned => return None,
+        };
+        self.notice(Outcome {
+            detail_type,
+            resource,
+            controls,
+            dry_run,
+            kind: Some(kind),
+            // A dry run's record holds the notebook plan under `plan`.
+            plan: Some(plan.get("plan").unwrap_or(plan)),
+            reason: outcome,
+            scheduled_for: None,
+            at: self.now(),
+        })
     }
 
     fn step(
@@ -306,10 +376,10 @@ pub const CRASH_POINT_VAR: &str = "SAGEMAKER_REMEDIATOR_CRASH_POINT";
 
 /// Without the `failpoints` feature there are no crash points.
 #[cfg(not(feature = "failpoints"))]
-fn crash_point(_step: &str, _phase: &str) {}
+pub(crate) fn crash_point(_step: &str, _phase: &str) {}
 
 #[cfg(feature = "failpoints")]
-fn crash_point(step: &str, phase: &str) {
+pub(crate) fn crash_point(step: &str, phase: &str) {
     static POINT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let point = POINT.get_or_init(|| std::env::var(CRASH_POINT_VAR).ok());
     if let Some(point) = point {
@@ -344,6 +414,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
                 RemediationStatus::Abandoned,
                 Some("superseded by a fresh evaluation after a restart"),
                 ctx.now(),
+                None,
             )
             .map_err(ctx.store_err(arn))?;
     }
@@ -500,15 +571,27 @@ fn record_dry_run<S: Store, C: ClientFactory>(
         StepPhase::DryRun,
         format!("would {kind}: {plan}"),
     )?;
+    let status = RemediationStatus::Succeeded;
+    let notice = ctx.ending_notice(
+        resource,
+        controls,
+        kind,
+        true,
+        &plan,
+        status,
+        Some("dry-run"),
+    );
     ctx.store
         .save_state(
             id,
             &plan,
-            RemediationStatus::Succeeded,
+            status,
             Some("dry-run"),
             ctx.now(),
+            notice.as_ref(),
         )
         .map_err(ctx.store_err(&resource.arn))?;
+    ctx.notice_written();
     for c in controls {
         ctx.ended(resource, *c, "dry-run");
     }

@@ -98,7 +98,17 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     let mut version = String::new();
     // Since when Describe keeps failing with throttling or transient errors.
     let mut describe_failing_since: Option<Millis> = None;
+    let plan_json = serde_json::to_value(plan).unwrap_or_default();
     let save = |state: &NotebookState, status: RemediationStatus, outcome: Option<&str>| {
+        let notice = ctx.ending_notice(
+            resource,
+            &controls,
+            NOTEBOOK_FIX,
+            false,
+            &plan_json,
+            status,
+            outcome,
+        );
         ctx.store
             .save_state(
                 id,
@@ -106,8 +116,11 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                 status,
                 outcome,
                 ctx.now(),
+                notice.as_ref(),
             )
-            .map_err(ctx.store_err(arn))
+            .map_err(ctx.store_err(arn))?;
+        ctx.notice_written();
+        Ok::<(), ReconcileError>(())
     };
     loop {
         if ctx.shutdown.is_requested() {

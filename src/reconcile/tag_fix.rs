@@ -49,9 +49,26 @@ pub(super) async fn add_tags<S: Store, C: ClientFactory, A: SageMakerApi>(
             (RemediationStatus::Failed, format!("failed: {e}"), permanent)
         }
     };
+    let notice = ctx.ending_notice(
+        resource,
+        &[control],
+        TAG_FIX,
+        false,
+        &plan,
+        status,
+        Some(&outcome),
+    );
     ctx.store
-        .save_state(id, &plan, status, Some(&outcome), ctx.now())
+        .save_state(
+            id,
+            &plan,
+            status,
+            Some(&outcome),
+            ctx.now(),
+            notice.as_ref(),
+        )
         .map_err(ctx.store_err(arn))?;
+    ctx.notice_written();
     let setback = (status == RemediationStatus::Failed)
         .then_some((Setback::Failed { permanent }, outcome.as_str()));
     ctx.remember(resource, TAG_FIX, &[control], &fingerprint, "", id, setback)?;

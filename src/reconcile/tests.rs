@@ -159,7 +159,7 @@ impl SageMakerApi for Fake {
             subnet_id: Some("subnet-1".into()),
             security_group_ids: vec!["sg-1".into()],
             root_access: Some(nb.root_access.clone()),
-            platform_identifier: Some("notebook-al2-v3".into()),
+            platform_identifier: Some("notebook-al2023-v1".into()),
             instance_type: Some("ml.t3.medium".into()),
             role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/notebook")),
             kms_key_id: None,
@@ -312,6 +312,7 @@ impl Harness {
             shutdown,
             observer: None,
             wake: Arc::new(Notify::new()),
+            notices: Some(Arc::new(Notify::new())),
         })
     }
 
@@ -386,6 +387,24 @@ fn finished(h: &Harness, name: &str, status: RemediationStatus) -> bool {
     h.journal(name).iter().any(|r| r.status == status)
 }
 
+/// The outbox: (detail-type, journal entry, detail `outcome` and `reason`) of every notice.
+fn outbox(h: &Harness) -> Vec<(String, Option<i64>, String)> {
+    h.store
+        .outbox_due(i64::MAX, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let d = &e.notice.detail;
+            let reason = d["reason"].as_str().unwrap_or("-");
+            (
+                e.notice.detail_type,
+                e.remediation_id,
+                format!("{} {reason}", d["outcome"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
 const STOP: &str = "StopNotebookInstance";
 const UPDATE: &str = "UpdateNotebookInstance";
 const START: &str = "StartNotebookInstance";
@@ -412,6 +431,22 @@ async fn a_fix_makes_one_stop_update_and_start_and_gives_its_claim_back() {
     })
     .await;
     assert_eq!(h.store.pending_count().unwrap(), 0);
+    let id = Some(h.journal("nb")[0].id);
+    assert_eq!(
+        outbox(&h),
+        [
+            (
+                "Remediation Planned".to_string(),
+                id,
+                "planned -".to_string()
+            ),
+            (
+                "Remediation Succeeded".to_string(),
+                id,
+                "succeeded fixed".to_string()
+            ),
+        ]
+    );
     run.stop().await;
 }
 
@@ -601,6 +636,17 @@ async fn a_denied_update_fails_once_and_later_triggers_do_not_repeat_it() {
         .unwrap()
         .unwrap();
     assert_eq!(failure.hold, Hold::NeedsPerson);
+    let notices: Vec<(String, Option<i64>)> =
+        outbox(&h).into_iter().map(|(t, id, _)| (t, id)).collect();
+    let id = Some(h.journal("scp")[0].id);
+    assert_eq!(
+        notices,
+        [
+            ("Remediation Planned".to_string(), id),
+            ("Remediation Failed".to_string(), id),
+        ],
+        "one failure, announced once"
+    );
     assert!(
         ctx.metrics
             .get("smr_remediations_held_total", &[("reason", "needs-person")])

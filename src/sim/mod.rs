@@ -1,10 +1,14 @@
 //! An in-process SageMaker simulator that speaks the real awsJson1_1 wire protocol, so the real
 //! `aws-sdk-sagemaker` works against it through `AWS_ENDPOINT_URL` (integration tests, the
 //! benchmark, the `demo` command). It owns the HTTP server, the dispatch of
-//! `X-Amz-Target: SageMaker.<Operation>`, fault injection, call counters and an admin API:
+//! `X-Amz-Target: SageMaker.<Operation>`, fault injection, call counters and an admin API. It
+//! also answers EventBridge's `AWSEvents.PutEvents` (see `bus`), so notification tests can
+//! fail a share of entries the way the service does.
+//!
 //!
 //! - `GET /_sim/calls`: the [`CallCounts`] as JSON; `POST /_sim/calls/reset` zeroes them.
-//! - `POST /_sim/faults`: `{"throttle_share", "server_error_share", "latency_ms",
+//! - `POST /_sim/faults`: `{"throttle_share", "server_error_share", "failed_entry_share",
+//!   "latency_ms",
 //!   "access_denied": [ops], "unsupported": [ops]}`, missing fields off.
 //! - `POST /_sim/notebooks/{name}/status` with `{"status": "Failed"}`: forces a status.
 //!
@@ -14,6 +18,7 @@
 //! read after [`SimConfig::transition_delay`]. State sits behind one mutex never held across
 //! an await; every call is O(1) except List*, which is O(n log n) in that region's resources.
 
+mod bus;
 mod images;
 mod inference;
 mod listing;
@@ -75,6 +80,9 @@ pub struct Faults {
     /// random) over the calls since the faults were set, so a test sees the same share on
     /// every run: 0.2 throttles exactly every fifth call.
     pub throttle_share: f64,
+    /// Share of `PutEvents` entries (0.0..=1.0) failed in the response (`FailedEntryCount`,
+    /// `ErrorCode: InternalFailure`), spread the same way.
+    pub failed_entry_share: f64,
     /// Share of calls (0.0..=1.0) answered HTTP 500 `InternalFailure`, spread the same way.
     pub server_error_share: f64,
     /// Delay before every answer.
@@ -171,8 +179,11 @@ struct Shared {
     faults: Mutex<Faults>,
     calls: Mutex<CallCounts>,
     request_ids: AtomicU64,
-    /// Calls judged for throttling and for server errors since the faults were last set.
-    fault_counters: [AtomicU64; 2],
+    /// Calls judged for throttling and for server errors, and `PutEvents` entries judged for
+    /// failure, since the faults were last set.
+    fault_counters: [AtomicU64; 3],
+    /// The `PutEvents` entries accepted, in order.
+    bus: Mutex<Vec<serde_json::Value>>,
 }
 
 /// Whether call number `counter` (counted from 0, then incremented) falls in `share`: an even
@@ -209,7 +220,8 @@ impl Simulator {
                 faults: Mutex::new(Faults::default()),
                 calls: Mutex::new(CallCounts::default()),
                 request_ids: AtomicU64::new(0),
-                fault_counters: [AtomicU64::new(0), AtomicU64::new(0)],
+                fault_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+                bus: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -276,6 +288,12 @@ impl Simulator {
         lock(&self.shared.calls).clone()
     }
 
+    /// The EventBridge `PutEvents` entries accepted so far (`Source`, `DetailType`, `Detail`,
+    /// `EventBusName`, `Resources`, ... as sent, plus the `EventId` given).
+    pub fn bus_events(&self) -> Vec<serde_json::Value> {
+        lock(&self.shared.bus).clone()
+    }
+
     /// Zeroes the call counters.
     pub fn reset_calls(&self) {
         *lock(&self.shared.calls) = CallCounts::default();
@@ -330,12 +348,16 @@ impl Simulator {
         if faults.access_denied.contains(op) {
             return Err(SimError::access_denied(op));
         }
-        let [throttles, server_errors] = &self.shared.fault_counters;
+        let [throttles, server_errors, entries] = &self.shared.fault_counters;
         if spread_hit(throttles, faults.throttle_share) {
             return Err(SimError::throttling());
         }
         if spread_hit(server_errors, faults.server_error_share) {
             return Err(SimError::internal());
+        }
+        if op == "PutEvents" {
+            let fail = || spread_hit(entries, faults.failed_entry_share);
+            return bus::put_events(body, fail, &mut lock(&self.shared.bus));
         }
         let Some((_, operation)) = OPERATIONS.iter().find(|(name, _)| *name == op) else {
             return Err(SimError::unknown_operation(op));
@@ -424,6 +446,7 @@ async fn sagemaker(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes
     };
     let op = target
         .strip_prefix("SageMaker.")
+        .or_else(|| target.strip_prefix("AWSEvents."))
         .unwrap_or(target)
         .to_string();
     sim.count_received(&op);
@@ -432,7 +455,7 @@ async fn sagemaker(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes
         tokio::time::sleep(faults.latency).await;
     }
     let region = region_of(&headers).unwrap_or_else(|| sim.shared.config.default_region.clone());
-    let result = if target.starts_with("SageMaker.") {
+    let result = if target.starts_with("SageMaker.") || target == "AWSEvents.PutEvents" {
         sim.answer(&op, &region, &body, &faults)
     } else {
         Err(SimError::unknown_operation(target))
@@ -488,6 +511,7 @@ async fn admin_reset_calls(State(sim): State<Simulator>) -> Response {
 #[serde(default, deny_unknown_fields)]
 struct FaultsBody {
     throttle_share: f64,
+    failed_entry_share: f64,
     server_error_share: f64,
     latency_ms: u64,
     access_denied: BTreeSet<String>,
@@ -500,6 +524,7 @@ async fn admin_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
         Ok(f) => {
             sim.set_faults(Faults {
                 throttle_share: f.throttle_share,
+                failed_entry_share: f.failed_entry_share,
                 server_error_share: f.server_error_share,
                 latency: Duration::from_millis(f.latency_ms),
                 access_denied: f.access_denied,

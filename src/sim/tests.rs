@@ -1186,7 +1186,9 @@ async fn a_thousand_notebooks_concurrently() {
 fn fault_shares_are_spread_evenly_not_drawn_at_random() {
     let hits = |share: f64| -> Vec<bool> {
         let counter = std::sync::atomic::AtomicU64::new(0);
-        (0..10).map(|_| super::spread_hit(&counter, share)).collect()
+        (0..10)
+            .map(|_| super::spread_hit(&counter, share))
+            .collect()
     };
     let fifth = hits(0.2);
     assert_eq!(fifth.iter().filter(|h| **h).count(), 2);
@@ -1211,4 +1213,84 @@ async fn setting_faults_starts_the_spread_again() {
         let (code, _) = error(client.list_notebook_instances().send().await);
         assert_eq!(code, "ThrottlingException");
     }
+}
+
+#[tokio::test]
+async fn put_events_keeps_accepted_entries_and_fails_the_configured_share_in_the_response() {
+    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+    let handle = sim(0).await;
+    let config = aws_sdk_eventbridge::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+        .endpoint_url(handle.endpoint())
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+            "test", "test", None, None, "sim",
+        ))
+        .build();
+    let bus = aws_sdk_eventbridge::Client::from_conf(config);
+    let entry = |i: usize| {
+        PutEventsRequestEntry::builder()
+            .source("sagemaker-remediator")
+            .detail_type("Remediation Succeeded")
+            .detail(format!("{{\"n\": {i}}}"))
+            .event_bus_name("smr-notifications")
+            .build()
+    };
+    handle.simulator.set_faults(Faults {
+        failed_entry_share: 0.5,
+        ..Faults::default()
+    });
+    let out = bus
+        .put_events()
+        .set_entries(Some((0..4).map(entry).collect()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_entry_count(), 2);
+    let failed: Vec<bool> = out
+        .entries()
+        .iter()
+        .map(|e| e.error_code().is_some())
+        .collect();
+    assert_eq!(failed, [false, true, false, true]);
+    assert_eq!(out.entries()[1].error_code(), Some("InternalFailure"));
+
+    // An entry whose detail is not a JSON object is refused by itself.
+    handle.simulator.set_faults(Faults::default());
+    let bad = PutEventsRequestEntry::builder()
+        .source("sagemaker-remediator")
+        .detail_type("Remediation Failed")
+        .detail("[1]")
+        .build();
+    let out = bus
+        .put_events()
+        .entries(bad)
+        .entries(entry(9))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_entry_count(), 1);
+    assert_eq!(out.entries()[0].error_code(), Some("InvalidArgument"));
+
+    let kept: Vec<String> = handle
+        .simulator
+        .bus_events()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["EventBusName"].as_str().unwrap(),
+                e["Detail"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "smr-notifications {\"n\": 0}",
+            "smr-notifications {\"n\": 2}",
+            "smr-notifications {\"n\": 9}"
+        ]
+    );
+    assert_eq!(handle.simulator.calls().succeeded("PutEvents"), 2);
 }

@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+mod outbox;
 mod rows;
 mod schema;
 
@@ -22,8 +23,8 @@ use rows::*;
 use schema::*;
 
 use super::{
-    Failure, Flag, Millis, NewRemediation, Pending, Remediation, RemediationKind,
-    RemediationStatus, StepRecord, Store, StoreError,
+    Failure, Flag, Millis, NewRemediation, Notice, OutboxEntry, Pending, Remediation,
+    RemediationKind, RemediationStatus, StepRecord, Store, StoreError,
 };
 use crate::events::Trigger;
 
@@ -97,6 +98,9 @@ impl SqliteStore {
         tx.execute_batch(SCHEMA_V1).map_err(err)?;
         if found < 2 {
             tx.execute_batch(SCHEMA_V2).map_err(err)?;
+        }
+        if found < 3 {
+            tx.execute_batch(outbox::SCHEMA_V3).map_err(err)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(err)?;
@@ -386,6 +390,9 @@ impl Store for SqliteStore {
         )
         .map_err(|e| self.sql(e))?;
         let id = tx.last_insert_rowid();
+        if let Some(notice) = &r.notice {
+            outbox::insert(&tx, notice, Some(id)).map_err(|e| self.sql(e))?;
+        }
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(id)
     }
@@ -423,6 +430,7 @@ impl Store for SqliteStore {
         status: RemediationStatus,
         outcome: Option<&str>,
         at: Millis,
+        notice: Option<&Notice>,
     ) -> Result<(), StoreError> {
         let state = state.to_string();
         let mut conn = self.lock();
@@ -459,6 +467,9 @@ impl Store for SqliteStore {
             params![id, state, status.as_str(), outcome, at],
         )
         .map_err(|e| self.sql(e))?;
+        if let (Some(notice), false) = (notice, current.is_terminal()) {
+            outbox::insert(&tx, notice, Some(id)).map_err(|e| self.sql(e))?;
+        }
         tx.commit().map_err(|e| self.sql(e))
     }
 
@@ -489,10 +500,22 @@ impl Store for SqliteStore {
         }
     }
 
-    fn save_flag(&self, flag: &Flag) -> Result<(), StoreError> {
+    fn save_flag(&self, flag: &Flag, notice: Option<&Notice>) -> Result<bool, StoreError> {
         let plan = flag.plan.to_string();
-        let conn = self.lock();
-        conn.execute(
+        let controls = encode_controls(&flag.controls);
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let before: Option<(String, String, bool)> = tx
+            .query_row(
+                "SELECT controls, plan, dry_run FROM flags WHERE arn = ?1",
+                [&flag.resource.arn],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        tx.execute(
             &format!(
                 "INSERT OR REPLACE INTO flags ({FLAG_COLUMNS}) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -503,14 +526,23 @@ impl Store for SqliteStore {
                 flag.resource.region,
                 flag.resource.resource_type.config_type(),
                 flag.resource.name,
-                encode_controls(&flag.controls),
+                controls,
                 plan,
                 flag.dry_run,
                 flag.at,
             ],
         )
         .map_err(|e| self.sql(e))?;
-        Ok(())
+        let changed = before.as_ref() != Some(&(controls.clone(), plan.clone(), flag.dry_run));
+        let sent = match notice {
+            Some(notice) if changed => {
+                outbox::insert(&tx, notice, None).map_err(|e| self.sql(e))?;
+                true
+            }
+            _ => false,
+        };
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(sent)
     }
 
     fn flags(&self, arn: Option<&str>) -> Result<Vec<Flag>, StoreError> {
@@ -616,6 +648,54 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn outbox_due(&self, now: Millis, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let raws = {
+            let conn = self.lock();
+            outbox::due(&conn, now, limit).map_err(|e| self.sql(e))?
+        };
+        raws.into_iter().map(outbox::RawEntry::decode).collect()
+    }
+
+    fn outbox_next_due(&self) -> Result<Option<Millis>, StoreError> {
+        let conn = self.lock();
+        conn.query_row("SELECT MIN(next_attempt_at) FROM outbox", [], |row| {
+            row.get(0)
+        })
+        .map_err(|e| self.sql(e))
+    }
+
+    fn outbox_delivered(&self, event_ids: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        for id in event_ids {
+            tx.execute("DELETE FROM outbox WHERE event_id = ?1", [id])
+                .map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    fn outbox_retry(
+        &self,
+        event_id: &str,
+        attempts: u32,
+        next_attempt_at: Millis,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4              WHERE event_id = ?1",
+            params![event_id, attempts, next_attempt_at, error],
+        )
+        .map(|_| ())
+    }
+
+    fn outbox_len(&self) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        conn.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         let conn = self.lock();
         conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
@@ -678,6 +758,7 @@ mod tests {
             dry_run: false,
             state: json!({"step": "Stop", "was_running": true}),
             at,
+            notice: None,
         }
     }
 
@@ -912,6 +993,7 @@ mod tests {
                     RemediationStatus::Running,
                     None,
                     230,
+                    None,
                 )
                 .unwrap();
             let other = store.begin(&new_remediation(NB2, 300)).unwrap();
@@ -922,10 +1004,11 @@ mod tests {
                     RemediationStatus::Failed,
                     Some("denied"),
                     310,
+                    None,
                 )
                 .unwrap();
             store
-                .save_flag(&flag(NB3, 400, json!({"recreate": true})))
+                .save_flag(&flag(NB3, 400, json!({"recreate": true})), None)
                 .unwrap();
             store.claim(NB1, "worker-a", 500, 60_000).unwrap();
             (
@@ -992,7 +1075,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_file_gains_the_failure_memory_and_keeps_its_rows() {
+    fn a_version_1_file_gains_the_failure_memory_and_the_outbox_and_keeps_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
         {
@@ -1008,11 +1091,150 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.claim_holder("a").unwrap(), Some(("o".to_string(), 5)));
         assert!(store.failures().unwrap().is_empty());
+        assert_eq!(store.outbox_len().unwrap(), 0);
         let version: i64 = store
             .lock()
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 3);
+    }
+
+    fn notice(id: &str, at: Millis) -> Notice {
+        Notice {
+            event_id: id.to_string(),
+            detail_type: "Remediation Succeeded".to_string(),
+            detail: json!({"event_id": id}),
+            at,
+        }
+    }
+
+    #[test]
+    fn notices_are_committed_with_the_journal_change_that_causes_them() {
+        let (_dir, store) = open();
+        let planned = notice("planned", 100);
+        let id = store
+            .begin(&NewRemediation {
+                notice: Some(planned.clone()),
+                ..new_remediation(NB1, 100)
+            })
+            .unwrap();
+        let done = notice("done", 200);
+        store
+            .save_state(id, &json!({}), RemediationStatus::Running, None, 150, None)
+            .unwrap();
+        store
+            .save_state(
+                id,
+                &json!({}),
+                RemediationStatus::Succeeded,
+                Some("fixed"),
+                200,
+                Some(&done),
+            )
+            .unwrap();
+        // A retried save of the finished remediation sends nothing twice.
+        store
+            .save_state(
+                id,
+                &json!({}),
+                RemediationStatus::Succeeded,
+                Some("fixed"),
+                201,
+                Some(&notice("again", 201)),
+            )
+            .unwrap();
+        // A refused begin (one is running) writes no notice either.
+        let other = store.begin(&new_remediation(NB2, 300)).unwrap();
+        assert!(store
+            .begin(&NewRemediation {
+                notice: Some(notice("refused", 300)),
+                ..new_remediation(NB2, 300)
+            })
+            .is_err());
+        let due = store.outbox_due(1_000, 10).unwrap();
+        let ids: Vec<_> = due.iter().map(|e| e.notice.event_id.as_str()).collect();
+        assert_eq!(ids, ["planned", "done"]);
+        assert_eq!(due[0].remediation_id, Some(id));
+        assert_eq!(due[0].notice, planned);
+        assert_eq!(due[1].notice, done);
+        assert_ne!(other, id);
+    }
+
+    #[test]
+    fn a_flag_notice_is_written_only_when_the_flag_is_new_or_changed() {
+        let (_dir, store) = open();
+        let f = flag(NB1, 100, json!({"v": 1}));
+        assert!(store.save_flag(&f, Some(&notice("first", 100))).unwrap());
+        // The same flag again (a later sweep): no notice.
+        let again = Flag {
+            at: 200,
+            ..f.clone()
+        };
+        assert!(!store.save_flag(&again, Some(&notice("same", 200))).unwrap());
+        let changed = Flag {
+            plan: json!({"v": 2}),
+            at: 300,
+            ..f.clone()
+        };
+        assert!(store
+            .save_flag(&changed, Some(&notice("changed", 300)))
+            .unwrap());
+        let ids: Vec<_> = store
+            .outbox_due(1_000, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.notice.event_id, e.remediation_id))
+            .collect();
+        assert_eq!(
+            ids,
+            [("first".to_string(), None), ("changed".to_string(), None)]
+        );
+        assert_eq!(store.flags(Some(NB1)).unwrap()[0].at, 300);
+    }
+
+    #[test]
+    fn the_outbox_hands_out_due_entries_oldest_first_and_keeps_them_until_delivered() {
+        let (_dir, store) = open();
+        for (i, at) in [(1, 100), (2, 50), (3, 200)] {
+            let id = store.begin(&NewRemediation {
+                notice: Some(notice(&format!("n{i}"), at)),
+                ..new_remediation(&format!("{NB1}-{i}"), at)
+            });
+            id.unwrap();
+        }
+        assert_eq!(store.outbox_len().unwrap(), 3);
+        assert_eq!(store.outbox_next_due().unwrap(), Some(50));
+        let ids = |now| -> Vec<String> {
+            store
+                .outbox_due(now, 2)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.notice.event_id)
+                .collect()
+        };
+        assert_eq!(ids(150), ["n2", "n1"]);
+        store
+            .outbox_retry("n2", 1, 500, "ThrottlingException: slow down")
+            .unwrap();
+        assert_eq!(ids(300), ["n1", "n3"]);
+        store
+            .outbox_delivered(&["n1".to_string(), "gone".to_string()])
+            .unwrap();
+        assert_eq!(ids(300), ["n3"]);
+        let retried = store.outbox_due(500, 10).unwrap();
+        let n2 = retried.iter().find(|e| e.notice.event_id == "n2").unwrap();
+        assert_eq!(n2.attempts, 1);
+        assert_eq!(n2.next_attempt_at, 500);
+        assert_eq!(
+            n2.last_error.as_deref(),
+            Some("ThrottlingException: slow down")
+        );
+        store
+            .outbox_delivered(&["n2".to_string(), "n3".to_string()])
+            .unwrap();
+        assert_eq!(store.outbox_len().unwrap(), 0);
+        assert_eq!(store.outbox_next_due().unwrap(), None);
     }
 
     #[test]
@@ -1190,6 +1412,7 @@ mod tests {
                 RemediationStatus::Succeeded,
                 Some("fixed"),
                 130,
+                None,
             )
             .unwrap();
         store
@@ -1199,6 +1422,7 @@ mod tests {
                 RemediationStatus::Abandoned,
                 Some("gone"),
                 140,
+                None,
             )
             .unwrap();
 
@@ -1214,7 +1438,14 @@ mod tests {
         assert_eq!(store.unfinished_for(NB3).unwrap(), None);
 
         store
-            .save_state(a, &json!({}), RemediationStatus::Failed, Some("x"), 150)
+            .save_state(
+                a,
+                &json!({}),
+                RemediationStatus::Failed,
+                Some("x"),
+                150,
+                None,
+            )
             .unwrap();
         assert!(store.unfinished().unwrap().is_empty());
         assert_eq!(store.unfinished_for(NB1).unwrap(), None);
@@ -1229,15 +1460,29 @@ mod tests {
             Err(StoreError::Conflict { .. })
         ));
         store
-            .save_state(a, &json!({}), RemediationStatus::Succeeded, Some("ok"), 120)
+            .save_state(
+                a,
+                &json!({}),
+                RemediationStatus::Succeeded,
+                Some("ok"),
+                120,
+                None,
+            )
             .unwrap();
         // An idempotent retry of the final save is fine; reopening or changing it is not.
         store
-            .save_state(a, &json!({}), RemediationStatus::Succeeded, Some("ok"), 121)
+            .save_state(
+                a,
+                &json!({}),
+                RemediationStatus::Succeeded,
+                Some("ok"),
+                121,
+                None,
+            )
             .unwrap();
         for status in [RemediationStatus::Running, RemediationStatus::Failed] {
             assert!(matches!(
-                store.save_state(a, &json!({}), status, None, 130),
+                store.save_state(a, &json!({}), status, None, 130, None),
                 Err(StoreError::Conflict { .. })
             ));
         }
@@ -1248,7 +1493,7 @@ mod tests {
             Err(StoreError::NotFound { .. })
         ));
         assert!(matches!(
-            store.save_state(9_999, &json!({}), RemediationStatus::Failed, None, 1),
+            store.save_state(9_999, &json!({}), RemediationStatus::Failed, None, 1, None),
             Err(StoreError::NotFound { .. })
         ));
         let r = store.remediations(Some(NB1), 1).unwrap().remove(0);
@@ -1296,6 +1541,7 @@ mod tests {
                     RemediationStatus::Succeeded,
                     None,
                     at + 2,
+                    None,
                 )
                 .unwrap();
             ids.push(id);
@@ -1325,12 +1571,16 @@ mod tests {
     fn save_flag_upserts_by_arn() {
         let (_dir, store) = open();
         assert!(store.flags(None).unwrap().is_empty());
-        store.save_flag(&flag(NB2, 100, json!({"v": 1}))).unwrap();
-        store.save_flag(&flag(NB1, 110, json!({"v": 1}))).unwrap();
+        store
+            .save_flag(&flag(NB2, 100, json!({"v": 1})), None)
+            .unwrap();
+        store
+            .save_flag(&flag(NB1, 110, json!({"v": 1})), None)
+            .unwrap();
         let mut newer = flag(NB2, 200, json!({"v": 2, "subnet": "subnet-1"}));
         newer.controls = vec![ControlId::SageMaker1, ControlId::SageMaker2];
         newer.dry_run = false;
-        store.save_flag(&newer).unwrap();
+        store.save_flag(&newer, None).unwrap();
 
         let all = store.flags(None).unwrap();
         assert_eq!(all.len(), 2);
@@ -1349,7 +1599,7 @@ mod tests {
             .enqueue(&[trigger(NB1, None, &[ControlId::SageMaker3], "a")], 100)
             .unwrap();
         let id = store.begin(&new_remediation(NB2, 100)).unwrap();
-        store.save_flag(&flag(NB3, 100, json!({}))).unwrap();
+        store.save_flag(&flag(NB3, 100, json!({})), None).unwrap();
 
         let raw = Connection::open(&path).unwrap();
         raw.execute(

@@ -335,6 +335,79 @@ regions = ["{REGION}"]
     }
 }
 
+/// The bus the daemon's notifications go to in these tests.
+pub const NOTIFICATION_BUS: &str = "smr-notifications";
+
+impl World {
+    /// The bus [`NOTIFICATION_BUS`] with a rule routing the daemon's events (source
+    /// `sagemaker-remediator`) to a new queue; the queue's URL.
+    pub async fn notification_queue(&self) -> String {
+        self.events
+            .create_event_bus()
+            .name(NOTIFICATION_BUS)
+            .send()
+            .await
+            .unwrap();
+        let url = create_queue(&self.sqs, "smr-notices", []).await;
+        let arn = queue_arn(&self.sqs, &url).await;
+        self.events
+            .put_rule()
+            .name("smr-notices")
+            .event_bus_name(NOTIFICATION_BUS)
+            .event_pattern(json!({ "source": ["sagemaker-remediator"] }).to_string())
+            .send()
+            .await
+            .unwrap();
+        self.events
+            .put_targets()
+            .rule("smr-notices")
+            .event_bus_name(NOTIFICATION_BUS)
+            .targets(Target::builder().id("notices").arn(arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        url
+    }
+
+    /// Takes messages off `queue` (long polls, each deleted once read) and adds their bodies,
+    /// parsed, to `events` until `done` holds; panics after `within`.
+    pub async fn receive_events(
+        &self,
+        queue: &str,
+        events: &mut Vec<Value>,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) {
+        let deadline = Instant::now() + within;
+        while !done(events) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; received: {events:#?}"
+            );
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                events.push(serde_json::from_str(m.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 /// A queue with these attributes; its URL.
 async fn create_queue<const N: usize>(
     sqs: &aws_sdk_sqs::Client,

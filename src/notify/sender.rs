@@ -1,0 +1,201 @@
+//! Drains the outbox onto the event bus with `PutEvents`: up to 10 entries per call (the API's
+//! limit), each entry's own result checked (`FailedEntryCount` and the per-entry error code),
+//! whatever the bus did not take kept with a growing delay, and a throttled or unreachable
+//! bus survived the same way. An entry leaves the outbox only once the bus accepted it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use tokio::sync::Notify;
+
+use super::{detail_as_sent, SOURCE};
+use crate::aws::AwsError;
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use crate::store::{Millis, OutboxEntry, Store, StoreError};
+use crate::telemetry::{InternalEvent, NotificationSent, OutboxLength};
+
+/// `PutEvents` takes at most 10 entries.
+pub const BATCH: usize = 10;
+
+/// The longest the sender sleeps without looking at the outbox (a notice written by another
+/// process, e.g. after a restart, is found within this).
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
+/// The delays between failed deliveries of one notice: `first`, doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The delay after `attempts` failed deliveries.
+    pub fn after(&self, attempts: u32) -> Duration {
+        self.first
+            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(20)))
+            .min(self.max)
+    }
+}
+
+/// The outbox's sender.
+pub struct Sender<S: Store> {
+    pub store: Arc<S>,
+    pub events: aws_sdk_eventbridge::Client,
+    /// The bus's name or ARN.
+    pub bus: String,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    /// Woken when a notice was written.
+    pub wake: Arc<Notify>,
+    pub backoff: Backoff,
+}
+
+impl<S: Store> Sender<S> {
+    /// Sends until shutdown; what is left stays in the outbox for the next start.
+    pub async fn run(self, shutdown: Shutdown) {
+        tracing::info!(event = "notifications_on", bus = %self.bus);
+        loop {
+            if shutdown.is_requested() {
+                break;
+            }
+            let full = match self.send_due().await {
+                Ok(sent) => sent == BATCH,
+                Err(e) => {
+                    tracing::error!(event = "outbox_failed", error = %e, "the outbox could not be read or updated");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            let wait = self.idle_wait();
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.requested() => break,
+            }
+        }
+    }
+
+    /// Until the next entry is due, at most [`IDLE_POLL`].
+    fn idle_wait(&self) -> Duration {
+        match self.store.outbox_next_due() {
+            Ok(Some(at)) => {
+                let ms = u64::try_from(at.saturating_sub(self.clock.now())).unwrap_or(0);
+                Duration::from_millis(ms).min(IDLE_POLL)
+            }
+            _ => IDLE_POLL,
+        }
+    }
+
+    /// Sends one batch of due entries; how many were due.
+    ///
+    /// # Errors
+    ///
+    /// When the outbox cannot be read or updated (the entries stay, and are sent again).
+    pub async fn send_due(&self) -> Result<usize, StoreError> {
+        let due = self.store.outbox_due(self.clock.now(), BATCH)?;
+        if due.is_empty() {
+            OutboxLength(0).emit(&self.metrics);
+            return Ok(0);
+        }
+        crate::reconcile::crash_point("PutEvents", "before");
+        let entries: Vec<PutEventsRequestEntry> = due.iter().map(|e| self.entry(e)).collect();
+        let sent = self
+            .events
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        let now = self.clock.now();
+        match sent {
+            Ok(out) => {
+                let results = out.entries();
+                let mut delivered = Vec::new();
+                for (i, entry) in due.iter().enumerate() {
+                    let failure = match results.get(i) {
+                        Some(r) if r.error_code().is_none() && r.event_id().is_some() => None,
+                        Some(r) => Some(format!(
+                            "{}: {}",
+                            r.error_code().unwrap_or("no event id"),
+                            r.error_message().unwrap_or_default()
+                        )),
+                        None => Some("the bus returned no result for the entry".to_string()),
+                    };
+                    match failure {
+                        None => {
+                            delivered.push(entry.notice.event_id.clone());
+                            self.delivered(entry);
+                        }
+                        Some(why) => self.retry(entry, &why, now)?,
+                    }
+                }
+                self.store.outbox_delivered(&delivered)?;
+            }
+            Err(err) => {
+                let err = AwsError::from_sdk("PutEvents", Some(&self.bus), err);
+                for entry in &due {
+                    self.retry(entry, &err.to_string(), now)?;
+                }
+            }
+        }
+        OutboxLength(self.store.outbox_len()?).emit(&self.metrics);
+        Ok(due.len())
+    }
+
+    fn entry(&self, e: &OutboxEntry) -> PutEventsRequestEntry {
+        let detail = detail_as_sent(&e.notice.detail, e.remediation_id);
+        let mut entry = PutEventsRequestEntry::builder()
+            .source(SOURCE)
+            .detail_type(&e.notice.detail_type)
+            .detail(detail.to_string())
+            .event_bus_name(&self.bus)
+            .time(aws_smithy_types::DateTime::from_millis(e.notice.at));
+        if let Some(arn) = detail["resource"]["arn"].as_str() {
+            entry = entry.resources(arn);
+        }
+        entry.build()
+    }
+
+    fn delivered(&self, e: &OutboxEntry) {
+        NotificationSent {
+            event_id: &e.notice.event_id,
+            detail_type: &e.notice.detail_type,
+            failure: None,
+        }
+        .emit(&self.metrics);
+    }
+
+    fn retry(&self, e: &OutboxEntry, why: &str, now: Millis) -> Result<(), StoreError> {
+        let attempts = e.attempts.saturating_add(1);
+        let delay = i64::try_from(self.backoff.after(attempts).as_millis()).unwrap_or(i64::MAX);
+        NotificationSent {
+            event_id: &e.notice.event_id,
+            detail_type: &e.notice.detail_type,
+            failure: Some((why, attempts)),
+        }
+        .emit(&self.metrics);
+        self.store
+            .outbox_retry(&e.notice.event_id, attempts, now.saturating_add(delay), why)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_maximum() {
+        let b = Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(10),
+        };
+        let delays: Vec<u64> = (1..=6).map(|a| b.after(a).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(b.after(u32::MAX), Duration::from_secs(10));
+    }
+}
