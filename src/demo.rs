@@ -410,13 +410,15 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     config.daemon.sweep_interval_secs = 0;
     config.daemon.listen = "127.0.0.1:0".to_string();
     config.daemon.error_backoff_secs = 1;
+    // Outcomes go to an EventBridge bus: the simulator answers PutEvents too.
+    config.notifications.event_bus = DEMO_BUS.to_string();
     let dir = tempfile_dir().map_err(DemoError::Output)?;
     let store = Arc::new(
         SqliteStore::open(&dir.join("journal.db")).map_err(|e| DemoError::Daemon(e.to_string()))?,
     );
     w(
         out,
-        "== 2. The daemon in enforce mode ==\n\nConfiguration for this run: mode = \"enforce\", the account opted in, SageMaker.8 set to \"fix\" (default: \"flag\"),\nremediation.tag_values = { owner = \"unassigned\" }. One Security Hub finding event per violation goes\nthrough the event parser into the journal, as the SQS intake would record it:\n".to_string(),
+        "== 2. The daemon in enforce mode ==\n\nConfiguration for this run: mode = \"enforce\", the account opted in, SageMaker.8 set to \"fix\" (default: \"flag\"),\nremediation.tag_values = { owner = \"unassigned\" }, notifications.event_bus = \"smr-demo-notifications\".\nOne Security Hub finding event per violation goes\nthrough the event parser into the journal, as the SQS intake would record it:\n".to_string(),
     )?;
     let mut events = 0;
     for (i, e) in before.failed().enumerate() {
@@ -463,6 +465,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
         }
         let idle = store.next_due().ok().flatten().is_none()
             && store.unfinished().map(|u| u.is_empty()).unwrap_or(false)
+            && store.outbox_len().is_ok_and(|n| n == 0)
             && start.elapsed() > Duration::from_secs(2);
         if idle || std::time::Instant::now() > deadline {
             break;
@@ -487,11 +490,36 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     )?;
     w(
         out,
-        "== 3. The journal (sagemaker-remediator remediations) ==\n".to_string(),
+        format!("== 3. The events on the bus ({DEMO_BUS}) ==\n"),
+    )?;
+    for e in handle.simulator.bus_events() {
+        let detail: serde_json::Value =
+            serde_json::from_str(e["Detail"].as_str().unwrap_or("{}")).unwrap_or_default();
+        w(
+            out,
+            format!(
+                "  {:<22} {:<24} {:<26} {}",
+                e["DetailType"].as_str().unwrap_or_default(),
+                detail["resource"]["name"].as_str().unwrap_or_default(),
+                detail["controls"]
+                    .as_array()
+                    .map(|c| c
+                        .iter()
+                        .filter_map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "))
+                    .unwrap_or_default(),
+                detail["reason"].as_str().unwrap_or_default(),
+            ),
+        )?;
+    }
+    w(
+        out,
+        "\n== 4. The journal (sagemaker-remediator remediations) ==\n".to_string(),
     )?;
     journal::print(&*store, None, 50, false, out).map_err(|e| DemoError::Daemon(e.to_string()))?;
 
-    w(out, "\n== 4. Audit again ==\n".to_string())?;
+    w(out, "\n== 5. Audit again ==\n".to_string())?;
     let after = audit::run(&config, &sdk, &Progress::new(false)).await;
     audit::write_table(&after, out).map_err(DemoError::Output)?;
     w(
@@ -502,6 +530,9 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     handle.shutdown().await;
     Ok(after)
 }
+
+/// The bus the demo's daemon sends its notifications to (the simulator's).
+const DEMO_BUS: &str = "smr-demo-notifications";
 
 /// A fresh private directory for the demo's journal.
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {

@@ -80,4 +80,14 @@ fn demo_moves_amazon_linux_2_notebooks_forward_and_leaves_al2023_platforms_alone
         "{text}"
     );
     assert!(!text.contains("downgrade"), "{text}");
+
+    // The outcomes on the bus: one per fix started and ended, one per flag.
+    let on_bus = |detail_type: &str| {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with(detail_type))
+            .count()
+    };
+    assert_eq!(on_bus("Remediation Planned"), 5, "{text}");
+    assert_eq!(on_bus("Remediation Succeeded"), 5, "{text}");
+    assert_eq!(on_bus("Recreation Required"), 4, "{text}");
 }
