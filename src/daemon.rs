@@ -14,7 +14,9 @@ use crate::config::Config;
 use crate::http::{self, Ops, Readiness};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
+use crate::notify::findings::Updater;
 use crate::notify::sender::Sender;
+use crate::notify::Outbox;
 use crate::reconcile::{self, Context, StepObserver};
 use crate::shutdown::{self, Shutdown};
 use crate::store::{SqliteStore, Store, StoreError};
@@ -104,7 +106,7 @@ pub async fn serve<S: Store + 'static>(
     });
 
     let wake = Arc::new(Notify::new());
-    let (notices, sender) = notification_sender(&config, &store, &metrics, &base).await;
+    let (outbox, senders) = start_outbox(&config, &store, &metrics, &base, &shutdown);
     let ctx = Arc::new(Context {
         store: store.clone(),
         config: config.clone(),
@@ -115,9 +117,8 @@ pub async fn serve<S: Store + 'static>(
         shutdown: shutdown.clone(),
         observer,
         wake: wake.clone(),
-        notices,
+        outbox,
     });
-    let sender = sender.map(|s| tokio::spawn(s.run(shutdown.clone())));
 
     let mut intakes = Vec::new();
     match config.daemon.intake_queue_url() {
@@ -150,7 +151,7 @@ pub async fn serve<S: Store + 'static>(
     for intake in intakes {
         let _ = intake.await;
     }
-    if let Some(sender) = sender {
+    for sender in senders {
         let _ = sender.await;
     }
     let _ = http_task.await;
@@ -158,31 +159,52 @@ pub async fn serve<S: Store + 'static>(
     result.map_err(DaemonError::StoreFailed)
 }
 
-/// The outbox sender and the handle that wakes it, when `notifications.event_bus` is set.
-async fn notification_sender<S: Store>(
-    config: &Config,
+/// The outbox senders that are configured (the event bus: `notifications.event_bus`;
+/// Security Hub write-back: `findings.update`), started, and the handles that wake them.
+fn start_outbox<S: Store + 'static>(
+    config: &Arc<Config>,
     store: &Arc<S>,
     metrics: &Arc<Metrics>,
     base: &SdkConfig,
-) -> (Option<Arc<Notify>>, Option<Sender<S>>) {
-    let Some(bus) = config.notifications.bus() else {
-        return (None, None);
-    };
-    let mut sdk = base.to_builder();
-    if let Some(region) = config.notifications.bus_region() {
-        sdk = sdk.region(aws_config::Region::new(region.to_string()));
+    shutdown: &Shutdown,
+) -> (Outbox, Vec<tokio::task::JoinHandle<()>>) {
+    let mut outbox = Outbox::off();
+    let mut tasks = Vec::new();
+    if let Some(bus) = config.notifications.bus() {
+        let mut sdk = base.to_builder();
+        if let Some(region) = config.notifications.bus_region() {
+            sdk = sdk.region(aws_config::Region::new(region.to_string()));
+        }
+        let wake = Arc::new(Notify::new());
+        let sender = Sender {
+            store: store.clone(),
+            events: aws_sdk_eventbridge::Client::new(&sdk.build()),
+            bus: bus.to_string(),
+            clock: Clock::System,
+            metrics: metrics.clone(),
+            wake: wake.clone(),
+            backoff: config.notifications.backoff(),
+        };
+        tasks.push(tokio::spawn(sender.run(shutdown.clone())));
+        outbox.events = Some(wake);
     }
-    let wake = Arc::new(Notify::new());
-    let sender = Sender {
-        store: store.clone(),
-        events: aws_sdk_eventbridge::Client::new(&sdk.build()),
-        bus: bus.to_string(),
-        clock: Clock::System,
-        metrics: metrics.clone(),
-        wake: wake.clone(),
-        backoff: config.notifications.backoff(),
-    };
-    (Some(wake), Some(sender))
+    if config.findings.update {
+        let wake = Arc::new(Notify::new());
+        let updater = Updater {
+            store: store.clone(),
+            base: base.clone(),
+            config: config.clone(),
+            clock: Clock::System,
+            metrics: metrics.clone(),
+            wake: wake.clone(),
+            backoff: config.notifications.backoff(),
+            clients: Default::default(),
+        };
+        tracing::info!(event = "findings_write_back_on", administrator_account = %config.findings.administrator_account);
+        tasks.push(tokio::spawn(updater.run(shutdown.clone())));
+        outbox.findings = Some(wake);
+    }
+    (outbox, tasks)
 }
 
 /// A full sweep at start-up, then every `daemon.sweep_interval_secs` (jittered).

@@ -26,7 +26,7 @@ use crate::intake::{self, Disposition};
 use crate::model::{ControlId, Evaluation, ResourceRef, ResourceType, Status};
 use crate::reconcile::StepObserver;
 use crate::sim::{SimConfig, Simulator};
-use crate::store::{SqliteStore, StepRecord, Store};
+use crate::store::{Channel, SqliteStore, StepRecord, Store};
 use crate::{daemon, journal, shutdown};
 
 /// The region the demo and the tests use.
@@ -465,7 +465,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
         }
         let idle = store.next_due().ok().flatten().is_none()
             && store.unfinished().map(|u| u.is_empty()).unwrap_or(false)
-            && store.outbox_len().is_ok_and(|n| n == 0)
+            && store.outbox_len(Channel::Events).is_ok_and(|n| n == 0)
             && start.elapsed() > Duration::from_secs(2);
         if idle || std::time::Instant::now() > deadline {
             break;

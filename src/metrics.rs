@@ -60,7 +60,12 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "smr_outbox_notices",
         "gauge",
-        "Notices waiting in the outbox to be sent.",
+        "Notices waiting in the outbox to be sent, by channel (events, findings).",
+    ),
+    (
+        "smr_findings_updated_total",
+        "counter",
+        "Security Hub findings given a workflow status by the write-back, by status.",
     ),
 ];
 

@@ -272,13 +272,38 @@ impl InternalEvent for NotificationSent<'_> {
     }
 }
 
-/// `smr_outbox_notices`: notices waiting in the outbox.
+/// `smr_outbox_notices{channel}`: notices waiting in the outbox.
 #[derive(Debug, Clone, Copy)]
-pub struct OutboxLength(pub u64);
+pub struct OutboxLength(pub &'static str, pub u64);
 
 impl InternalEvent for OutboxLength {
     fn emit(self, metrics: &Metrics) {
-        metrics.set("smr_outbox_notices", &[], self.0 as f64);
+        metrics.set("smr_outbox_notices", &[("channel", self.0)], self.1 as f64);
+    }
+}
+
+/// `smr_findings_updated_total{status}`: Security Hub findings given a workflow status, logged
+/// as `findings_updated`.
+#[derive(Debug, Clone, Copy)]
+pub struct FindingsUpdated<'a> {
+    pub resource_arn: &'a str,
+    pub status: &'a str,
+    pub count: usize,
+}
+
+impl InternalEvent for FindingsUpdated<'_> {
+    fn emit(self, metrics: &Metrics) {
+        tracing::info!(
+            event = "findings_updated",
+            resource_arn = self.resource_arn,
+            status = self.status,
+            count = self.count
+        );
+        metrics.add(
+            "smr_findings_updated_total",
+            &[("status", self.status)],
+            self.count as f64,
+        );
     }
 }
 
@@ -369,7 +394,13 @@ mod tests {
             failure: Some(("ThrottlingException", 1)),
         }
         .emit(&metrics);
-        OutboxLength(2).emit(&metrics);
+        OutboxLength("events", 2).emit(&metrics);
+        FindingsUpdated {
+            resource_arn: arn,
+            status: "RESOLVED",
+            count: 2,
+        }
+        .emit(&metrics);
 
         let text = metrics.render();
         for series in [
@@ -388,7 +419,8 @@ mod tests {
             "smr_pending_triggers 3",
             "smr_notifications_total{result=\"delivered\"} 1",
             "smr_notifications_total{result=\"retried\"} 1",
-            "smr_outbox_notices 2",
+            "smr_outbox_notices{channel=\"events\"} 2",
+            "smr_findings_updated_total{status=\"RESOLVED\"} 2",
         ] {
             assert!(text.contains(series), "{series} missing from\n{text}");
         }

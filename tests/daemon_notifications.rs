@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::daemon::{family_event, World, NOTIFICATION_BUS};
 use sagemaker_remediator::demo;
 use sagemaker_remediator::sim::Faults;
-use sagemaker_remediator::store::{RemediationStatus, SqliteStore, Store};
+use sagemaker_remediator::store::{Channel, RemediationStatus, SqliteStore, Store};
 use serde_json::Value;
 
 const SCHEMA: &str = include_str!("../deploy/schemas/notification-detail.v1.json");
@@ -232,7 +232,7 @@ async fn a_crash_before_the_send_delivers_each_notice_once_after_the_restart() {
     // The notice was committed with the journal step and never sent.
     let waiting: BTreeSet<String> = SqliteStore::open_existing(&world.store_path())
         .unwrap()
-        .outbox_due(i64::MAX, 100)
+        .outbox_due(Channel::Events, i64::MAX, 100)
         .unwrap()
         .into_iter()
         .map(|e| e.notice.event_id)
@@ -285,7 +285,7 @@ async fn a_crash_before_the_send_delivers_each_notice_once_after_the_restart() {
         ["Remediation Planned", "Remediation Succeeded"]
     );
     let store = SqliteStore::open_existing(&world.store_path()).unwrap();
-    assert_eq!(store.outbox_len().unwrap(), 0);
+    assert_eq!(store.outbox_len(Channel::Events).unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -319,7 +319,9 @@ async fn a_bus_failing_half_the_entries_and_throttling_still_gets_every_notice()
             .iter()
             .filter(|e| e["DetailType"] == "Remediation Succeeded")
             .count();
-        if succeeded == names.len() && daemon.metric("smr_outbox_notices") == 0.0 {
+        if succeeded == names.len()
+            && daemon.metric("smr_outbox_notices{channel=\"events\"}") == 0.0
+        {
             break bus;
         }
         assert!(
@@ -358,5 +360,5 @@ async fn a_bus_failing_half_the_entries_and_throttling_still_gets_every_notice()
         "half the entries failed, so some were retried"
     );
     let store = SqliteStore::open_existing(&world.store_path()).unwrap();
-    assert_eq!(store.outbox_len().unwrap(), 0);
+    assert_eq!(store.outbox_len(Channel::Events).unwrap(), 0);
 }

@@ -113,6 +113,9 @@ pub struct Config {
     /// Notifications of outcomes on an EventBridge bus (off unless a bus is named).
     #[garde(dive)]
     pub notifications: NotificationsConfig,
+    /// Security Hub write-back: workflow status and note on the findings (off by default).
+    #[garde(dive)]
+    pub findings: FindingsConfig,
     /// AWS client behaviour: rate limit and per-call timeout.
     #[garde(dive)]
     pub aws: AwsConfig,
@@ -408,6 +411,23 @@ impl NotificationsConfig {
             max: Duration::from_secs(self.max_retry_backoff_secs),
         }
     }
+}
+
+/// Security Hub write-back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct FindingsConfig {
+    /// Update the active findings of the controls the daemon acts on (`BatchUpdateFindings`):
+    /// `RESOLVED` with a note when a fix is done and verified, `NOTIFIED` with a note when a
+    /// resource is flagged or a fix failed. Never in a dry run.
+    #[garde(skip)]
+    pub update: bool,
+    /// Where the findings are updated: empty (the default) means in the resource's own account
+    /// (with its `accounts[].role_arn`); a 12-digit id means in that delegated Security Hub
+    /// administrator account (with its `accounts[]` entry when listed, else the daemon's own
+    /// credentials).
+    #[garde(custom(rules::optional_account_id))]
+    pub administrator_account: String,
 }
 
 /// AWS client behaviour.

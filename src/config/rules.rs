@@ -277,6 +277,14 @@ pub(super) fn event_bus(bus: &str, _: &()) -> Rule {
     }
 }
 
+/// Empty or a 12-digit account id.
+pub(super) fn optional_account_id(id: &str, ctx: &()) -> Rule {
+    match id.is_empty() {
+        true => Ok(()),
+        false => account_id(id, ctx),
+    }
+}
+
 /// Empty (the default of the credential chain) or a region.
 pub(super) fn optional_region(value: &str, ctx: &()) -> Rule {
     match value.is_empty() {

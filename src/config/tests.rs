@@ -827,13 +827,14 @@ fn new_defaults_are_safe() {
 
 #[test]
 fn default_toml_documents_every_key() {
-    let sections: [(&str, &[&str]); 9] = [
+    let sections: [(&str, &[&str]); 10] = [
         ("", &["mode"]),
         ("controls", fields::<ControlsConfig>()),
         ("remediation", fields::<RemediationConfig>()),
         ("audit", fields::<AuditConfig>()),
         ("daemon", fields::<DaemonConfig>()),
         ("notifications", fields::<NotificationsConfig>()),
+        ("findings", fields::<FindingsConfig>()),
         ("aws", fields::<AwsConfig>()),
         ("log", fields::<LogConfig>()),
         ("accounts", fields::<AccountConfig>()),

@@ -4,21 +4,65 @@
 //! - this module: the detail-types and the versioned detail (its JSON Schema is
 //!   `deploy/schemas/notification-detail.v1.json`), built into [`Notice`]s that the reconciler
 //!   hands to the store with the journal change that causes them (the outbox);
-//! - [`sender`]: drains the outbox with `PutEvents`, retrying what the bus did not take.
+//! - [`sender`]: drains the outbox with `PutEvents`, retrying what the bus did not take;
+//! - [`findings`]: Security Hub write-back, the findings' workflow status and note, drained
+//!   from the same outbox (its own channel) with `GetFindings` and `BatchUpdateFindings`;
+//! - [`drain`]: the loop both senders run.
 //!
 //! # Guarantees
 //! - Nothing is lost: a notice is committed with its journal change, and removed from the
 //!   outbox only once the bus accepted it. Delivery is at least once; every event carries a
 //!   stable `event_id` (also in the detail) for de-duplication.
-//! - Off unless `notifications.event_bus` is set: then no notice is written at all.
+//! - Off unless `notifications.event_bus` is set: then no notice is written at all. The same
+//!   for the write-back and `findings.update`, which never writes in a dry run.
 
+pub mod drain;
+pub mod findings;
 pub mod sender;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::model::{ControlId, ResourceRef};
-use crate::store::{Millis, Notice, RemediationKind};
+use crate::store::{Channel, Millis, Notice, RemediationKind};
+
+/// Which outbox channels are on, each with the handle that wakes its sender.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    /// The event bus (`notifications.event_bus` set).
+    pub events: Option<Arc<Notify>>,
+    /// Security Hub write-back (`findings.update`).
+    pub findings: Option<Arc<Notify>>,
+}
+
+impl Outbox {
+    /// Nothing is sent anywhere.
+    pub fn off() -> Outbox {
+        Outbox::default()
+    }
+
+    /// The notices of `outcome` for the channels that are on.
+    pub fn notices(&self, outcome: &Outcome<'_>) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        if self.events.is_some() {
+            notices.push(outcome.notice());
+        }
+        if self.findings.is_some() {
+            notices.extend(findings::update_for(outcome));
+        }
+        notices
+    }
+
+    /// Wakes the senders after notices were committed.
+    pub fn written(&self) {
+        for wake in [&self.events, &self.findings].into_iter().flatten() {
+            wake.notify_one();
+        }
+    }
+}
 
 /// The `Source` of every event.
 pub const SOURCE: &str = "sagemaker-remediator";
@@ -135,6 +179,7 @@ impl Outcome<'_> {
             "at": crate::journal::time(self.at),
         });
         Notice {
+            channel: Channel::Events,
             event_id,
             detail_type: self.detail_type.to_string(),
             detail,
@@ -144,7 +189,7 @@ impl Outcome<'_> {
 }
 
 /// A random 128-bit id in the 8-4-4-4-12 hex form of a UUID.
-fn new_event_id() -> String {
+pub(crate) fn new_event_id() -> String {
     let hex = format!("{:032x}", rand::random::<u128>());
     format!(
         "{}-{}-{}-{}-{}",

@@ -14,15 +14,11 @@ use crate::aws::AwsError;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
-use crate::store::{Millis, OutboxEntry, Store, StoreError};
+use crate::store::{Channel, Millis, OutboxEntry, Store, StoreError};
 use crate::telemetry::{InternalEvent, NotificationSent, OutboxLength};
 
 /// `PutEvents` takes at most 10 entries.
 pub const BATCH: usize = 10;
-
-/// The longest the sender sleeps without looking at the outbox (a notice written by another
-/// process, e.g. after a restart, is found within this).
-const IDLE_POLL: Duration = Duration::from_secs(5);
 
 /// The delays between failed deliveries of one notice: `first`, doubling up to `max`.
 #[derive(Debug, Clone, Copy)]
@@ -57,38 +53,17 @@ impl<S: Store> Sender<S> {
     /// Sends until shutdown; what is left stays in the outbox for the next start.
     pub async fn run(self, shutdown: Shutdown) {
         tracing::info!(event = "notifications_on", bus = %self.bus);
-        loop {
-            if shutdown.is_requested() {
-                break;
-            }
-            let full = match self.send_due().await {
-                Ok(sent) => sent == BATCH,
-                Err(e) => {
-                    tracing::error!(event = "outbox_failed", error = %e, "the outbox could not be read or updated");
-                    false
-                }
-            };
-            if full {
-                continue;
-            }
-            let wait = self.idle_wait();
-            tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-                () = shutdown.requested() => break,
-            }
-        }
-    }
-
-    /// Until the next entry is due, at most [`IDLE_POLL`].
-    fn idle_wait(&self) -> Duration {
-        match self.store.outbox_next_due() {
-            Ok(Some(at)) => {
-                let ms = u64::try_from(at.saturating_sub(self.clock.now())).unwrap_or(0);
-                Duration::from_millis(ms).min(IDLE_POLL)
-            }
-            _ => IDLE_POLL,
-        }
+        let (store, clock, wake) = (self.store.clone(), self.clock.clone(), self.wake.clone());
+        super::drain::run(
+            &*store,
+            Channel::Events,
+            &clock,
+            &wake,
+            shutdown,
+            BATCH,
+            || self.send_due(),
+        )
+        .await;
     }
 
     /// Sends one batch of due entries; how many were due.
@@ -97,9 +72,11 @@ impl<S: Store> Sender<S> {
     ///
     /// When the outbox cannot be read or updated (the entries stay, and are sent again).
     pub async fn send_due(&self) -> Result<usize, StoreError> {
-        let due = self.store.outbox_due(self.clock.now(), BATCH)?;
+        let due = self
+            .store
+            .outbox_due(Channel::Events, self.clock.now(), BATCH)?;
         if due.is_empty() {
-            OutboxLength(0).emit(&self.metrics);
+            OutboxLength("events", self.store.outbox_len(Channel::Events)?).emit(&self.metrics);
             return Ok(0);
         }
         crate::reconcile::crash_point("PutEvents", "before");
@@ -142,7 +119,7 @@ impl<S: Store> Sender<S> {
                 }
             }
         }
-        OutboxLength(self.store.outbox_len()?).emit(&self.metrics);
+        OutboxLength("events", self.store.outbox_len(Channel::Events)?).emit(&self.metrics);
         Ok(due.len())
     }
 

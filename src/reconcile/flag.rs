@@ -22,7 +22,7 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
         true => "flagged for recreation or manual action".to_string(),
         false => decision.notes.join("; "),
     };
-    let notice = ctx.notice(Outcome {
+    let notices = ctx.outbox.notices(&Outcome {
         detail_type: DetailType::RecreationRequired,
         resource,
         controls: &decision.flag,
@@ -43,11 +43,11 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
                 dry_run: decision.dry_run,
                 at: ctx.now(),
             },
-            notice.as_ref(),
+            &notices,
         )
         .map_err(ctx.store_err(&resource.arn))?;
     if noticed {
-        ctx.notice_written();
+        ctx.outbox.written();
     }
     let key = &ctx.config.remediation.flag_tag_key;
     let tagged = tags.iter().any(|t| &t.key == key && t.value == value);

@@ -45,7 +45,7 @@ use crate::metrics::Metrics;
 use crate::model::{
     ControlId, Detail, Evaluation, NotebookPlan, ResourceRef, ResourceType, Snapshot, Status, Tag,
 };
-use crate::notify::{DetailType, Outcome};
+use crate::notify::{DetailType, Outbox, Outcome};
 use crate::policy::retry::{self, Held, Setback};
 use crate::policy::{self, Decision};
 use crate::shutdown::Shutdown;
@@ -119,9 +119,9 @@ pub struct Context<S: Store, C: ClientFactory = Clients> {
     pub observer: Option<StepObserver>,
     /// Woken when new triggers are in the store.
     pub wake: Arc<Notify>,
-    /// With notifications on (`notifications.event_bus`): the outbox sender, woken after a
-    /// notice was committed. `None`: no notices are written.
-    pub notices: Option<Arc<Notify>>,
+    /// The outbox channels that are on (the event bus, Security Hub write-back), with the
+    /// handles that wake their senders after a notice was committed.
+    pub outbox: Outbox,
 }
 
 impl<S: Store, C: ClientFactory> Context<S, C> {
@@ -248,7 +248,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
     }
 
     /// Starts a journal entry for `resource`; an enforced one is announced as planned (a dry
-    /// run is announced when its record is complete, see [`Context::ending_notice`]).
+    /// run is announced when its record is complete, see [`Context::ending_notices`]).
     fn begin(
         &self,
         resource: &ResourceRef,
@@ -257,21 +257,20 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         dry_run: bool,
         state: &serde_json::Value,
     ) -> Result<i64, ReconcileError> {
-        let notice = (!dry_run)
-            .then(|| {
-                self.notice(Outcome {
-                    detail_type: DetailType::Planned,
-                    resource,
-                    controls,
-                    dry_run,
-                    kind: Some(kind),
-                    plan: state.get("plan").or(Some(state)),
-                    reason: None,
-                    scheduled_for: None,
-                    at: self.now(),
-                })
-            })
-            .flatten();
+        let notices = match dry_run {
+            true => Vec::new(),
+            false => self.outbox.notices(&Outcome {
+                detail_type: DetailType::Planned,
+                resource,
+                controls,
+                dry_run,
+                kind: Some(kind),
+                plan: state.get("plan").or(Some(state)),
+                reason: None,
+                scheduled_for: None,
+                at: self.now(),
+            }),
+        };
         let id = self
             .store
             .begin(&NewRemediation {
@@ -281,30 +280,18 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
                 dry_run,
                 state: state.clone(),
                 at: self.now(),
-                notice,
+                notices,
             })
             .map_err(self.store_err(&resource.arn))?;
-        self.notice_written();
+        self.outbox.written();
         Ok(id)
     }
 
-    /// The notice of `outcome`, when notifications are on.
-    fn notice(&self, outcome: Outcome<'_>) -> Option<Notice> {
-        self.notices.as_ref().map(|_| outcome.notice())
-    }
-
-    /// Wakes the outbox sender (when notifications are on).
-    fn notice_written(&self) {
-        if let Some(sender) = &self.notices {
-            sender.notify_one();
-        }
-    }
-
-    /// The notice of a remediation ending with `status`: a dry run's record is what would be
+    /// The notices of a remediation ending with `status`: a dry run's record is what would be
     /// done (`Remediation Planned`), an enforced one `Succeeded` or `Failed`; nothing for a
     /// running or abandoned one.
     #[allow(clippy::too_many_arguments)]
-    fn ending_notice(
+    fn ending_notices(
         &self,
         resource: &ResourceRef,
         controls: &[ControlId],
@@ -313,14 +300,14 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         plan: &serde_json::Value,
         status: RemediationStatus,
         outcome: Option<&str>,
-    ) -> Option<Notice> {
+    ) -> Vec<Notice> {
         let detail_type = match status {
             RemediationStatus::Succeeded if dry_run => DetailType::Planned,
             RemediationStatus::Succeeded => DetailType::Succeeded,
             RemediationStatus::Failed => DetailType::Failed,
-            RemediationStatus::Running | RemediationStatus::Abandoned => return None,
+            RemediationStatus::Running | RemediationStatus::Abandoned => return Vec::new(),
         };
-        self.notice(Outcome {
+        self.outbox.notices(&Outcome {
             detail_type,
             resource,
             controls,
@@ -414,7 +401,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
                 RemediationStatus::Abandoned,
                 Some("superseded by a fresh evaluation after a restart"),
                 ctx.now(),
-                None,
+                &[],
             )
             .map_err(ctx.store_err(arn))?;
     }
@@ -572,7 +559,7 @@ fn record_dry_run<S: Store, C: ClientFactory>(
         format!("would {kind}: {plan}"),
     )?;
     let status = RemediationStatus::Succeeded;
-    let notice = ctx.ending_notice(
+    let notices = ctx.ending_notices(
         resource,
         controls,
         kind,
@@ -582,16 +569,9 @@ fn record_dry_run<S: Store, C: ClientFactory>(
         Some("dry-run"),
     );
     ctx.store
-        .save_state(
-            id,
-            &plan,
-            status,
-            Some("dry-run"),
-            ctx.now(),
-            notice.as_ref(),
-        )
+        .save_state(id, &plan, status, Some("dry-run"), ctx.now(), &notices)
         .map_err(ctx.store_err(&resource.arn))?;
-    ctx.notice_written();
+    ctx.outbox.written();
     for c in controls {
         ctx.ended(resource, *c, "dry-run");
     }

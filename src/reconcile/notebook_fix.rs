@@ -100,7 +100,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     let mut describe_failing_since: Option<Millis> = None;
     let plan_json = serde_json::to_value(plan).unwrap_or_default();
     let save = |state: &NotebookState, status: RemediationStatus, outcome: Option<&str>| {
-        let notice = ctx.ending_notice(
+        let notices = ctx.ending_notices(
             resource,
             &controls,
             NOTEBOOK_FIX,
@@ -116,10 +116,10 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                 status,
                 outcome,
                 ctx.now(),
-                notice.as_ref(),
+                &notices,
             )
             .map_err(ctx.store_err(arn))?;
-        ctx.notice_written();
+        ctx.outbox.written();
         Ok::<(), ReconcileError>(())
     };
     loop {

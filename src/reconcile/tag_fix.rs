@@ -49,7 +49,7 @@ pub(super) async fn add_tags<S: Store, C: ClientFactory, A: SageMakerApi>(
             (RemediationStatus::Failed, format!("failed: {e}"), permanent)
         }
     };
-    let notice = ctx.ending_notice(
+    let notices = ctx.ending_notices(
         resource,
         &[control],
         TAG_FIX,
@@ -59,16 +59,9 @@ pub(super) async fn add_tags<S: Store, C: ClientFactory, A: SageMakerApi>(
         Some(&outcome),
     );
     ctx.store
-        .save_state(
-            id,
-            &plan,
-            status,
-            Some(&outcome),
-            ctx.now(),
-            notice.as_ref(),
-        )
+        .save_state(id, &plan, status, Some(&outcome), ctx.now(), &notices)
         .map_err(ctx.store_err(arn))?;
-    ctx.notice_written();
+    ctx.outbox.written();
     let setback = (status == RemediationStatus::Failed)
         .then_some((Setback::Failed { permanent }, outcome.as_str()));
     ctx.remember(resource, TAG_FIX, &[control], &fingerprint, "", id, setback)?;

@@ -312,7 +312,10 @@ impl Harness {
             shutdown,
             observer: None,
             wake: Arc::new(Notify::new()),
-            notices: Some(Arc::new(Notify::new())),
+            outbox: crate::notify::Outbox {
+                events: Some(Arc::new(Notify::new())),
+                findings: None,
+            },
         })
     }
 
@@ -390,7 +393,7 @@ fn finished(h: &Harness, name: &str, status: RemediationStatus) -> bool {
 /// The outbox: (detail-type, journal entry, detail `outcome` and `reason`) of every notice.
 fn outbox(h: &Harness) -> Vec<(String, Option<i64>, String)> {
     h.store
-        .outbox_due(i64::MAX, 100)
+        .outbox_due(crate::store::Channel::Events, i64::MAX, 100)
         .unwrap()
         .into_iter()
         .map(|e| {

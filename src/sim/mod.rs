@@ -19,6 +19,7 @@
 //! an await; every call is O(1) except List*, which is O(n log n) in that region's resources.
 
 mod bus;
+mod findings;
 mod images;
 mod inference;
 mod listing;
@@ -40,7 +41,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -184,6 +185,8 @@ struct Shared {
     fault_counters: [AtomicU64; 3],
     /// The `PutEvents` entries accepted, in order.
     bus: Mutex<Vec<serde_json::Value>>,
+    /// Security Hub findings (ASFF), see [`Simulator::add_finding`].
+    findings: Mutex<Vec<serde_json::Value>>,
 }
 
 /// Whether call number `counter` (counted from 0, then incremented) falls in `share`: an even
@@ -222,6 +225,7 @@ impl Simulator {
                 request_ids: AtomicU64::new(0),
                 fault_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
                 bus: Mutex::new(Vec::new()),
+                findings: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -288,6 +292,27 @@ impl Simulator {
         lock(&self.shared.calls).clone()
     }
 
+    /// Adds an active, failed Security Hub finding (ASFF, workflow status `NEW`) of `control`
+    /// about `resource_arn` in `region`; its `Id`.
+    pub fn add_finding(&self, region: &str, resource_arn: &str, control: &str) -> String {
+        let mut findings = lock(&self.shared.findings);
+        let finding = findings::new_finding(
+            &self.shared.config.account,
+            region,
+            resource_arn,
+            control,
+            findings.len() + 1,
+        );
+        let id = finding["Id"].as_str().unwrap_or_default().to_string();
+        findings.push(finding);
+        id
+    }
+
+    /// Every Security Hub finding as it stands (ASFF).
+    pub fn findings(&self) -> Vec<serde_json::Value> {
+        lock(&self.shared.findings).clone()
+    }
+
     /// The EventBridge `PutEvents` entries accepted so far (`Source`, `DetailType`, `Detail`,
     /// `EventBusName`, `Resources`, ... as sent, plus the `EventId` given).
     pub fn bus_events(&self) -> Vec<serde_json::Value> {
@@ -318,6 +343,8 @@ impl Simulator {
     fn router(&self) -> Router {
         Router::new()
             .route("/", post(sagemaker))
+            .route("/findings", post(findings::get_route))
+            .route("/findings/batchupdate", patch(findings::batch_update_route))
             .route("/_sim/calls", get(admin_calls))
             .route("/_sim/calls/reset", post(admin_reset_calls))
             .route("/_sim/faults", post(admin_faults))
@@ -355,9 +382,14 @@ impl Simulator {
         if spread_hit(server_errors, faults.server_error_share) {
             return Err(SimError::internal());
         }
-        if op == "PutEvents" {
-            let fail = || spread_hit(entries, faults.failed_entry_share);
-            return bus::put_events(body, fail, &mut lock(&self.shared.bus));
+        let fail = || spread_hit(entries, faults.failed_entry_share);
+        match op {
+            "PutEvents" => return bus::put_events(body, fail, &mut lock(&self.shared.bus)),
+            "GetFindings" => return findings::get(body, &lock(&self.shared.findings)),
+            "BatchUpdateFindings" => {
+                return findings::batch_update(body, fail, &mut lock(&self.shared.findings))
+            }
+            _ => {}
         }
         let Some((_, operation)) = OPERATIONS.iter().find(|(name, _)| *name == op) else {
             return Err(SimError::unknown_operation(op));
@@ -444,22 +476,33 @@ async fn sagemaker(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes
     let Some(target) = headers.get("x-amz-target").and_then(|t| t.to_str().ok()) else {
         return admin_not_found().await;
     };
-    let op = target
+    match target
         .strip_prefix("SageMaker.")
-        .or_else(|| target.strip_prefix("AWSEvents."))
-        .unwrap_or(target)
-        .to_string();
-    sim.count_received(&op);
+        .or_else(|| (target == "AWSEvents.PutEvents").then_some("PutEvents"))
+    {
+        Some(op) => dispatch(&sim, op, &headers, &body).await,
+        None => {
+            let op = target.to_string();
+            sim.count_received(&op);
+            respond(&sim, &op, "-", Err(SimError::unknown_operation(target)))
+        }
+    }
+}
+
+/// Answers one call of `op` (SageMaker, `PutEvents`, or Security Hub's): counted, delayed and
+/// faulted as configured.
+async fn dispatch(sim: &Simulator, op: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    sim.count_received(op);
     let faults = sim.faults();
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
-    let region = region_of(&headers).unwrap_or_else(|| sim.shared.config.default_region.clone());
-    let result = if target.starts_with("SageMaker.") || target == "AWSEvents.PutEvents" {
-        sim.answer(&op, &region, &body, &faults)
-    } else {
-        Err(SimError::unknown_operation(target))
-    };
+    let region = region_of(headers).unwrap_or_else(|| sim.shared.config.default_region.clone());
+    let result = sim.answer(op, &region, body, &faults);
+    respond(sim, op, &region, result)
+}
+
+fn respond(sim: &Simulator, op: &str, region: &str, result: OpResult) -> Response {
     let request_id = sim
         .shared
         .request_ids

@@ -18,7 +18,7 @@ mod outbox;
 mod sqlite;
 mod vocabulary;
 
-pub use outbox::{Notice, OutboxEntry};
+pub use outbox::{Channel, Notice, OutboxEntry};
 pub use sqlite::SqliteStore;
 pub use vocabulary::{RemediationKind, Step, StepPhase};
 
@@ -97,7 +97,7 @@ pub struct NewRemediation {
     pub state: serde_json::Value,
     pub at: Millis,
     /// Written to the outbox with the entry, linked to its id.
-    pub notice: Option<Notice>,
+    pub notices: Vec<Notice>,
 }
 
 /// One line of a remediation's journal.
@@ -312,7 +312,7 @@ pub trait Store: Send + Sync {
     ///
     /// A finished (non-`Running`) remediation is final: saving it again with the same status is
     /// accepted (an idempotent retry), any other status fails with [`StoreError::Conflict`].
-    /// `notice` goes into the outbox in the same transaction, linked to `id`, unless the
+    /// `notices` go into the outbox in the same transaction, linked to `id`, unless the
     /// remediation was finished already (so a retried save sends nothing twice).
     ///
     /// # Errors
@@ -325,7 +325,7 @@ pub trait Store: Send + Sync {
         status: RemediationStatus,
         outcome: Option<&str>,
         at: Millis,
-        notice: Option<&Notice>,
+        notices: &[Notice],
     ) -> Result<(), StoreError>;
 
     /// Every `Running` remediation with its steps, oldest first (to resume after a restart).
@@ -343,10 +343,10 @@ pub trait Store: Send + Sync {
     ///
     /// # Guarantees
     ///
-    /// `notice` goes into the outbox in the same transaction, but only when the flag is new or
+    /// `notices` go into the outbox in the same transaction, but only when the flag is new or
     /// its controls, plan or dry-run changed (a sweep that flags the same again sends nothing).
-    /// Returns whether it was written.
-    fn save_flag(&self, flag: &Flag, notice: Option<&Notice>) -> Result<bool, StoreError>;
+    /// Returns whether they were written.
+    fn save_flag(&self, flag: &Flag, notices: &[Notice]) -> Result<bool, StoreError>;
 
     /// Every flag (by ARN), or the flag of one ARN.
     fn flags(&self, arn: Option<&str>) -> Result<Vec<Flag>, StoreError>;
@@ -382,12 +382,18 @@ pub trait Store: Send + Sync {
     /// Forgets the failure of `arn` for `kind` (the remediation succeeded since).
     fn clear_failure(&self, arn: &str, kind: RemediationKind) -> Result<(), StoreError>;
 
-    /// Outbox entries with `next_attempt_at <= now`, oldest first, at most `limit`.
-    fn outbox_due(&self, now: Millis, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Outbox entries of `channel` with `next_attempt_at <= now`, oldest first, at most
+    /// `limit`.
+    fn outbox_due(
+        &self,
+        channel: Channel,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
 
-    /// The earliest `next_attempt_at` in the outbox (how long the sender may sleep), `None`
-    /// when it is empty.
-    fn outbox_next_due(&self) -> Result<Option<Millis>, StoreError>;
+    /// The earliest `next_attempt_at` of `channel` in the outbox (how long its sender may
+    /// sleep), `None` when it has no entry.
+    fn outbox_next_due(&self, channel: Channel) -> Result<Option<Millis>, StoreError>;
 
     /// Removes the entries the bus accepted. Unknown ids are ignored (already removed).
     fn outbox_delivered(&self, event_ids: &[String]) -> Result<(), StoreError>;
@@ -401,8 +407,8 @@ pub trait Store: Send + Sync {
         error: &str,
     ) -> Result<(), StoreError>;
 
-    /// How many notices wait in the outbox.
-    fn outbox_len(&self) -> Result<u64, StoreError>;
+    /// How many notices of `channel` wait in the outbox.
+    fn outbox_len(&self, channel: Channel) -> Result<u64, StoreError>;
 
     /// A cheap round trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;

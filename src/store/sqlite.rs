@@ -23,7 +23,7 @@ use rows::*;
 use schema::*;
 
 use super::{
-    Failure, Flag, Millis, NewRemediation, Notice, OutboxEntry, Pending, Remediation,
+    Channel, Failure, Flag, Millis, NewRemediation, Notice, OutboxEntry, Pending, Remediation,
     RemediationKind, RemediationStatus, StepRecord, Store, StoreError,
 };
 use crate::events::Trigger;
@@ -390,9 +390,7 @@ impl Store for SqliteStore {
         )
         .map_err(|e| self.sql(e))?;
         let id = tx.last_insert_rowid();
-        if let Some(notice) = &r.notice {
-            outbox::insert(&tx, notice, Some(id)).map_err(|e| self.sql(e))?;
-        }
+        outbox::insert(&tx, &r.notices, Some(id)).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(id)
     }
@@ -430,7 +428,7 @@ impl Store for SqliteStore {
         status: RemediationStatus,
         outcome: Option<&str>,
         at: Millis,
-        notice: Option<&Notice>,
+        notices: &[Notice],
     ) -> Result<(), StoreError> {
         let state = state.to_string();
         let mut conn = self.lock();
@@ -467,8 +465,8 @@ impl Store for SqliteStore {
             params![id, state, status.as_str(), outcome, at],
         )
         .map_err(|e| self.sql(e))?;
-        if let (Some(notice), false) = (notice, current.is_terminal()) {
-            outbox::insert(&tx, notice, Some(id)).map_err(|e| self.sql(e))?;
+        if !current.is_terminal() {
+            outbox::insert(&tx, notices, Some(id)).map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))
     }
@@ -500,7 +498,7 @@ impl Store for SqliteStore {
         }
     }
 
-    fn save_flag(&self, flag: &Flag, notice: Option<&Notice>) -> Result<bool, StoreError> {
+    fn save_flag(&self, flag: &Flag, notices: &[Notice]) -> Result<bool, StoreError> {
         let plan = flag.plan.to_string();
         let controls = encode_controls(&flag.controls);
         let mut conn = self.lock();
@@ -534,15 +532,11 @@ impl Store for SqliteStore {
         )
         .map_err(|e| self.sql(e))?;
         let changed = before.as_ref() != Some(&(controls.clone(), plan.clone(), flag.dry_run));
-        let sent = match notice {
-            Some(notice) if changed => {
-                outbox::insert(&tx, notice, None).map_err(|e| self.sql(e))?;
-                true
-            }
-            _ => false,
-        };
+        if changed {
+            outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
+        }
         tx.commit().map_err(|e| self.sql(e))?;
-        Ok(sent)
+        Ok(changed && !notices.is_empty())
     }
 
     fn flags(&self, arn: Option<&str>) -> Result<Vec<Flag>, StoreError> {
@@ -648,19 +642,27 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn outbox_due(&self, now: Millis, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    fn outbox_due(
+        &self,
+        channel: Channel,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let raws = {
             let conn = self.lock();
-            outbox::due(&conn, now, limit).map_err(|e| self.sql(e))?
+            outbox::due(&conn, channel, now, limit).map_err(|e| self.sql(e))?
         };
         raws.into_iter().map(outbox::RawEntry::decode).collect()
     }
 
-    fn outbox_next_due(&self) -> Result<Option<Millis>, StoreError> {
+    fn outbox_next_due(&self, channel: Channel) -> Result<Option<Millis>, StoreError> {
         let conn = self.lock();
-        conn.query_row("SELECT MIN(next_attempt_at) FROM outbox", [], |row| {
-            row.get(0)
-        })
+        let channel: &str = channel.into();
+        conn.query_row(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE channel = ?1",
+            [channel],
+            |row| row.get(0),
+        )
         .map_err(|e| self.sql(e))
     }
 
@@ -690,10 +692,15 @@ impl Store for SqliteStore {
         .map(|_| ())
     }
 
-    fn outbox_len(&self) -> Result<u64, StoreError> {
+    fn outbox_len(&self, channel: Channel) -> Result<u64, StoreError> {
         let conn = self.lock();
-        conn.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))
-            .map_err(|e| self.sql(e))
+        let channel: &str = channel.into();
+        conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE channel = ?1",
+            [channel],
+            |row| row.get(0),
+        )
+        .map_err(|e| self.sql(e))
     }
 
     fn ping(&self) -> Result<(), StoreError> {
@@ -758,7 +765,7 @@ mod tests {
             dry_run: false,
             state: json!({"step": "Stop", "was_running": true}),
             at,
-            notice: None,
+            notices: Vec::new(),
         }
     }
 
@@ -993,7 +1000,7 @@ mod tests {
                     RemediationStatus::Running,
                     None,
                     230,
-                    None,
+                    &[],
                 )
                 .unwrap();
             let other = store.begin(&new_remediation(NB2, 300)).unwrap();
@@ -1004,11 +1011,11 @@ mod tests {
                     RemediationStatus::Failed,
                     Some("denied"),
                     310,
-                    None,
+                    &[],
                 )
                 .unwrap();
             store
-                .save_flag(&flag(NB3, 400, json!({"recreate": true})), None)
+                .save_flag(&flag(NB3, 400, json!({"recreate": true})), &[])
                 .unwrap();
             store.claim(NB1, "worker-a", 500, 60_000).unwrap();
             (
@@ -1091,7 +1098,7 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.claim_holder("a").unwrap(), Some(("o".to_string(), 5)));
         assert!(store.failures().unwrap().is_empty());
-        assert_eq!(store.outbox_len().unwrap(), 0);
+        assert_eq!(store.outbox_len(Channel::Events).unwrap(), 0);
         let version: i64 = store
             .lock()
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -1102,6 +1109,7 @@ mod tests {
 
     fn notice(id: &str, at: Millis) -> Notice {
         Notice {
+            channel: Channel::Events,
             event_id: id.to_string(),
             detail_type: "Remediation Succeeded".to_string(),
             detail: json!({"event_id": id}),
@@ -1115,13 +1123,13 @@ mod tests {
         let planned = notice("planned", 100);
         let id = store
             .begin(&NewRemediation {
-                notice: Some(planned.clone()),
+                notices: vec![planned.clone()],
                 ..new_remediation(NB1, 100)
             })
             .unwrap();
         let done = notice("done", 200);
         store
-            .save_state(id, &json!({}), RemediationStatus::Running, None, 150, None)
+            .save_state(id, &json!({}), RemediationStatus::Running, None, 150, &[])
             .unwrap();
         store
             .save_state(
@@ -1130,7 +1138,7 @@ mod tests {
                 RemediationStatus::Succeeded,
                 Some("fixed"),
                 200,
-                Some(&done),
+                std::slice::from_ref(&done),
             )
             .unwrap();
         // A retried save of the finished remediation sends nothing twice.
@@ -1141,18 +1149,18 @@ mod tests {
                 RemediationStatus::Succeeded,
                 Some("fixed"),
                 201,
-                Some(&notice("again", 201)),
+                std::slice::from_ref(&notice("again", 201)),
             )
             .unwrap();
         // A refused begin (one is running) writes no notice either.
         let other = store.begin(&new_remediation(NB2, 300)).unwrap();
         assert!(store
             .begin(&NewRemediation {
-                notice: Some(notice("refused", 300)),
+                notices: vec![notice("refused", 300)],
                 ..new_remediation(NB2, 300)
             })
             .is_err());
-        let due = store.outbox_due(1_000, 10).unwrap();
+        let due = store.outbox_due(Channel::Events, 1_000, 10).unwrap();
         let ids: Vec<_> = due.iter().map(|e| e.notice.event_id.as_str()).collect();
         assert_eq!(ids, ["planned", "done"]);
         assert_eq!(due[0].remediation_id, Some(id));
@@ -1165,23 +1173,27 @@ mod tests {
     fn a_flag_notice_is_written_only_when_the_flag_is_new_or_changed() {
         let (_dir, store) = open();
         let f = flag(NB1, 100, json!({"v": 1}));
-        assert!(store.save_flag(&f, Some(&notice("first", 100))).unwrap());
+        assert!(store
+            .save_flag(&f, std::slice::from_ref(&notice("first", 100)))
+            .unwrap());
         // The same flag again (a later sweep): no notice.
         let again = Flag {
             at: 200,
             ..f.clone()
         };
-        assert!(!store.save_flag(&again, Some(&notice("same", 200))).unwrap());
+        assert!(!store
+            .save_flag(&again, std::slice::from_ref(&notice("same", 200)))
+            .unwrap());
         let changed = Flag {
             plan: json!({"v": 2}),
             at: 300,
             ..f.clone()
         };
         assert!(store
-            .save_flag(&changed, Some(&notice("changed", 300)))
+            .save_flag(&changed, std::slice::from_ref(&notice("changed", 300)))
             .unwrap());
         let ids: Vec<_> = store
-            .outbox_due(1_000, 10)
+            .outbox_due(Channel::Events, 1_000, 10)
             .unwrap()
             .into_iter()
             .map(|e| (e.notice.event_id, e.remediation_id))
@@ -1198,16 +1210,16 @@ mod tests {
         let (_dir, store) = open();
         for (i, at) in [(1, 100), (2, 50), (3, 200)] {
             let id = store.begin(&NewRemediation {
-                notice: Some(notice(&format!("n{i}"), at)),
+                notices: vec![notice(&format!("n{i}"), at)],
                 ..new_remediation(&format!("{NB1}-{i}"), at)
             });
             id.unwrap();
         }
-        assert_eq!(store.outbox_len().unwrap(), 3);
-        assert_eq!(store.outbox_next_due().unwrap(), Some(50));
+        assert_eq!(store.outbox_len(Channel::Events).unwrap(), 3);
+        assert_eq!(store.outbox_next_due(Channel::Events).unwrap(), Some(50));
         let ids = |now| -> Vec<String> {
             store
-                .outbox_due(now, 2)
+                .outbox_due(Channel::Events, now, 2)
                 .unwrap()
                 .into_iter()
                 .map(|e| e.notice.event_id)
@@ -1222,7 +1234,7 @@ mod tests {
             .outbox_delivered(&["n1".to_string(), "gone".to_string()])
             .unwrap();
         assert_eq!(ids(300), ["n3"]);
-        let retried = store.outbox_due(500, 10).unwrap();
+        let retried = store.outbox_due(Channel::Events, 500, 10).unwrap();
         let n2 = retried.iter().find(|e| e.notice.event_id == "n2").unwrap();
         assert_eq!(n2.attempts, 1);
         assert_eq!(n2.next_attempt_at, 500);
@@ -1233,8 +1245,8 @@ mod tests {
         store
             .outbox_delivered(&["n2".to_string(), "n3".to_string()])
             .unwrap();
-        assert_eq!(store.outbox_len().unwrap(), 0);
-        assert_eq!(store.outbox_next_due().unwrap(), None);
+        assert_eq!(store.outbox_len(Channel::Events).unwrap(), 0);
+        assert_eq!(store.outbox_next_due(Channel::Events).unwrap(), None);
     }
 
     #[test]
@@ -1412,7 +1424,7 @@ mod tests {
                 RemediationStatus::Succeeded,
                 Some("fixed"),
                 130,
-                None,
+                &[],
             )
             .unwrap();
         store
@@ -1422,7 +1434,7 @@ mod tests {
                 RemediationStatus::Abandoned,
                 Some("gone"),
                 140,
-                None,
+                &[],
             )
             .unwrap();
 
@@ -1444,7 +1456,7 @@ mod tests {
                 RemediationStatus::Failed,
                 Some("x"),
                 150,
-                None,
+                &[],
             )
             .unwrap();
         assert!(store.unfinished().unwrap().is_empty());
@@ -1466,7 +1478,7 @@ mod tests {
                 RemediationStatus::Succeeded,
                 Some("ok"),
                 120,
-                None,
+                &[],
             )
             .unwrap();
         // An idempotent retry of the final save is fine; reopening or changing it is not.
@@ -1477,12 +1489,12 @@ mod tests {
                 RemediationStatus::Succeeded,
                 Some("ok"),
                 121,
-                None,
+                &[],
             )
             .unwrap();
         for status in [RemediationStatus::Running, RemediationStatus::Failed] {
             assert!(matches!(
-                store.save_state(a, &json!({}), status, None, 130, None),
+                store.save_state(a, &json!({}), status, None, 130, &[]),
                 Err(StoreError::Conflict { .. })
             ));
         }
@@ -1493,7 +1505,7 @@ mod tests {
             Err(StoreError::NotFound { .. })
         ));
         assert!(matches!(
-            store.save_state(9_999, &json!({}), RemediationStatus::Failed, None, 1, None),
+            store.save_state(9_999, &json!({}), RemediationStatus::Failed, None, 1, &[]),
             Err(StoreError::NotFound { .. })
         ));
         let r = store.remediations(Some(NB1), 1).unwrap().remove(0);
@@ -1541,7 +1553,7 @@ mod tests {
                     RemediationStatus::Succeeded,
                     None,
                     at + 2,
-                    None,
+                    &[],
                 )
                 .unwrap();
             ids.push(id);
@@ -1572,15 +1584,15 @@ mod tests {
         let (_dir, store) = open();
         assert!(store.flags(None).unwrap().is_empty());
         store
-            .save_flag(&flag(NB2, 100, json!({"v": 1})), None)
+            .save_flag(&flag(NB2, 100, json!({"v": 1})), &[])
             .unwrap();
         store
-            .save_flag(&flag(NB1, 110, json!({"v": 1})), None)
+            .save_flag(&flag(NB1, 110, json!({"v": 1})), &[])
             .unwrap();
         let mut newer = flag(NB2, 200, json!({"v": 2, "subnet": "subnet-1"}));
         newer.controls = vec![ControlId::SageMaker1, ControlId::SageMaker2];
         newer.dry_run = false;
-        store.save_flag(&newer, None).unwrap();
+        store.save_flag(&newer, &[]).unwrap();
 
         let all = store.flags(None).unwrap();
         assert_eq!(all.len(), 2);
@@ -1599,7 +1611,7 @@ mod tests {
             .enqueue(&[trigger(NB1, None, &[ControlId::SageMaker3], "a")], 100)
             .unwrap();
         let id = store.begin(&new_remediation(NB2, 100)).unwrap();
-        store.save_flag(&flag(NB3, 100, json!({})), None).unwrap();
+        store.save_flag(&flag(NB3, 100, json!({})), &[]).unwrap();
 
         let raw = Connection::open(&path).unwrap();
         raw.execute(
