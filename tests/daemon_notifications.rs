@@ -362,3 +362,126 @@ async fn a_bus_failing_half_the_entries_and_throttling_still_gets_every_notice()
     let store = SqliteStore::open_existing(&world.store_path()).unwrap();
     assert_eq!(store.outbox_len(Channel::Events).unwrap(), 0);
 }
+
+/// The findings of `resource` (name) in the simulator: (control, workflow status, note).
+fn findings_of(world: &World, name: &str) -> Vec<(String, String, String)> {
+    let suffix = format!("notebook-instance/{name}");
+    let mut found: Vec<_> = world
+        .sim
+        .simulator
+        .findings()
+        .into_iter()
+        .filter(|f| f["Resources"][0]["Id"].as_str().unwrap().ends_with(&suffix))
+        .map(|f| {
+            (
+                f["Compliance"]["SecurityControlId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                f["Workflow"]["Status"].as_str().unwrap().to_string(),
+                f["Note"]["Text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn findings_of_a_fixed_notebook_end_resolved_and_of_a_flagged_one_notified() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let arn =
+        |name: &str| format!("arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/{name}");
+    world.notebook("wb-fixed", true).await;
+    demo::seed_notebook(
+        &world.sagemaker,
+        &demo::SeedNotebook {
+            name: "wb-flagged",
+            direct_internet_access: true,
+            in_vpc: false,
+            root_access: false,
+            platform: None,
+        },
+    )
+    .await
+    .unwrap();
+    world
+        .wait_status("wb-flagged", "InService", Duration::from_secs(30))
+        .await;
+    let sim = &world.sim.simulator;
+    sim.add_finding("us-east-1", &arn("wb-fixed"), "SageMaker.3");
+    sim.add_finding("us-east-1", &arn("wb-flagged"), "SageMaker.1");
+    sim.add_finding("us-east-1", &arn("wb-flagged"), "SageMaker.2");
+    // A finding of another control of the fixed notebook is not touched.
+    sim.add_finding("us-east-1", &arn("wb-fixed"), "SageMaker.1");
+    // Half of the identifiers in each update come back unprocessed at first.
+    sim.set_faults(Faults {
+        failed_entry_share: 0.5,
+        ..Faults::default()
+    });
+    sim.reset_calls();
+    let endpoint = world.sim.endpoint();
+    let mut daemon = world.daemon(
+        "enforce",
+        "\n[findings]\nupdate = true\n\n[notifications]\nretry_backoff_secs = 1\nmax_retry_backoff_secs = 1\n",
+        &[("AWS_ENDPOINT_URL_SECURITYHUB", endpoint.as_str())],
+    );
+    daemon.wait_ready().await;
+    world
+        .put_events(&[
+            family_event("securityhub", "wb-fixed"),
+            family_event("securityhub", "wb-flagged"),
+        ])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let fixed = findings_of(&world, "wb-fixed");
+        let flagged = findings_of(&world, "wb-flagged");
+        let done = fixed
+            .iter()
+            .any(|f| f.0 == "SageMaker.3" && f.1 == "RESOLVED")
+            && flagged.iter().all(|f| f.1 == "NOTIFIED");
+        if done && daemon.metric("smr_outbox_notices{channel=\"findings\"}") == 0.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{fixed:?} {flagged:?}\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sim.set_faults(Faults::default());
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+
+    let fixed = findings_of(&world, "wb-fixed");
+    assert_eq!(fixed[0].0, "SageMaker.1");
+    assert_eq!(fixed[0].1, "NEW", "another control's finding is left alone");
+    assert_eq!(fixed[1].1, "RESOLVED");
+    let id = world
+        .journal()
+        .into_iter()
+        .find(|r| r.resource.arn.ends_with("/wb-fixed"))
+        .unwrap()
+        .id;
+    assert!(
+        fixed[1]
+            .2
+            .starts_with("Fixed by sagemaker-remediator (notebook-fix)"),
+        "{fixed:?}"
+    );
+    assert!(
+        fixed[1].2.contains(&format!("remediation #{id}")),
+        "{fixed:?}"
+    );
+    for f in findings_of(&world, "wb-flagged") {
+        assert_eq!(f.1, "NOTIFIED");
+        assert!(f.2.contains("recreation plan is in the journal"), "{f:?}");
+    }
+    let calls = world.sim.simulator.calls();
+    // One update per resource, plus one per attempt that left an identifier unprocessed: with
+    // every second identifier failing, one or two more (the order of the two decides).
+    let updates = calls.succeeded("BatchUpdateFindings");
+    assert!((3..=4).contains(&updates), "{calls:?}");
+    assert!(calls.succeeded("GetFindings") >= 2, "{calls:?}");
+}

@@ -176,7 +176,10 @@ impl<S: Store> Updater<S> {
             })
             .unwrap_or_default();
         let client = self.client(&account, &region).await;
-        let found = self.active_findings(&client, &arn, &controls).await?;
+        // A retry skips the findings an earlier attempt already moved (only the unprocessed
+        // ones are left to do).
+        let skip = (entry.attempts > 0).then_some(&status);
+        let found = self.active_findings(&client, &arn, &controls, skip).await?;
         if found.is_empty() {
             tracing::info!(event = "findings_none_active", resource_arn = %arn, controls = %controls.join(" "), "no active finding to update");
             return Ok(());
@@ -218,12 +221,14 @@ impl<S: Store> Updater<S> {
         Ok(())
     }
 
-    /// The active findings of `controls` about `arn` still `NEW` or `NOTIFIED`.
+    /// The active findings of `controls` about `arn` still `NEW` or `NOTIFIED`, but not those
+    /// already in `skip`.
     async fn active_findings(
         &self,
         client: &aws_sdk_securityhub::Client,
         arn: &str,
         controls: &[String],
+        skip: Option<&WorkflowStatus>,
     ) -> Result<Vec<AwsSecurityFindingIdentifier>, NotDone> {
         let equals = |v: &str| {
             StringFilter::builder()
@@ -252,6 +257,10 @@ impl<S: Store> Updater<S> {
                     NotDone(AwsError::from_sdk("GetFindings", Some(arn), e).to_string())
                 })?;
             for f in out.findings() {
+                let current = f.workflow().and_then(|w| w.status());
+                if skip.is_some() && current == skip {
+                    continue;
+                }
                 let id = AwsSecurityFindingIdentifier::builder()
                     .id(f.id().unwrap_or_default())
                     .product_arn(f.product_arn().unwrap_or_default())
