@@ -412,16 +412,22 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     config.daemon.error_backoff_secs = 1;
     // Outcomes go to an EventBridge bus: the simulator answers PutEvents too.
     config.notifications.event_bus = DEMO_BUS.to_string();
+    // And onto the Security Hub findings.
+    config.findings.update = true;
     let dir = tempfile_dir().map_err(DemoError::Output)?;
     let store = Arc::new(
         SqliteStore::open(&dir.join("journal.db")).map_err(|e| DemoError::Daemon(e.to_string()))?,
     );
     w(
         out,
-        "== 2. The daemon in enforce mode ==\n\nConfiguration for this run: mode = \"enforce\", the account opted in, SageMaker.8 set to \"fix\" (default: \"flag\"),\nremediation.tag_values = { owner = \"unassigned\" }, notifications.event_bus = \"smr-demo-notifications\".\nOne Security Hub finding event per violation goes\nthrough the event parser into the journal, as the SQS intake would record it:\n".to_string(),
+        "== 2. The daemon in enforce mode ==\n\nConfiguration for this run: mode = \"enforce\", the account opted in, SageMaker.8 set to \"fix\" (default: \"flag\"),\nremediation.tag_values = { owner = \"unassigned\" }, notifications.event_bus = \"smr-demo-notifications\",\nfindings.update = true. One Security Hub finding event per violation goes\nthrough the event parser into the journal, as the SQS intake would record it:\n".to_string(),
     )?;
     let mut events = 0;
     for (i, e) in before.failed().enumerate() {
+        // The finding the event reports, in the simulator's Security Hub (for the write-back).
+        handle
+            .simulator
+            .add_finding(&e.resource.region, &e.resource.arn, e.control.as_str());
         let body = security_hub_event(e, &format!("demo-{i}"));
         if let Disposition::Recorded { .. } = intake::handle(&*store, &body) {
             events += 1;
@@ -466,6 +472,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
         let idle = store.next_due().ok().flatten().is_none()
             && store.unfinished().map(|u| u.is_empty()).unwrap_or(false)
             && store.outbox_len(Channel::Events).is_ok_and(|n| n == 0)
+            && store.outbox_len(Channel::Findings).is_ok_and(|n| n == 0)
             && start.elapsed() > Duration::from_secs(2);
         if idle || std::time::Instant::now() > deadline {
             break;
@@ -515,11 +522,30 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     }
     w(
         out,
-        "\n== 4. The journal (sagemaker-remediator remediations) ==\n".to_string(),
+        "\n== 4. The Security Hub findings (workflow status: NEW before the run) ==\n".to_string(),
+    )?;
+    for f in handle.simulator.findings() {
+        let arn = f["Resources"][0]["Id"].as_str().unwrap_or_default();
+        w(
+            out,
+            format!(
+                "  {:<12} {:<24} NEW -> {:<9} {}",
+                f["Compliance"]["SecurityControlId"]
+                    .as_str()
+                    .unwrap_or_default(),
+                arn.rsplit('/').next().unwrap_or_default(),
+                f["Workflow"]["Status"].as_str().unwrap_or_default(),
+                shorten(f["Note"]["Text"].as_str().unwrap_or_default(), 70),
+            ),
+        )?;
+    }
+    w(
+        out,
+        "\n== 5. The journal (sagemaker-remediator remediations) ==\n".to_string(),
     )?;
     journal::print(&*store, None, 50, false, out).map_err(|e| DemoError::Daemon(e.to_string()))?;
 
-    w(out, "\n== 5. Audit again ==\n".to_string())?;
+    w(out, "\n== 6. Audit again ==\n".to_string())?;
     let after = audit::run(&config, &sdk, &Progress::new(false)).await;
     audit::write_table(&after, out).map_err(DemoError::Output)?;
     w(
@@ -529,6 +555,14 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     let _ = std::fs::remove_dir_all(&dir);
     handle.shutdown().await;
     Ok(after)
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.chars().count() > max {
+        true => format!("{}…", text.chars().take(max - 1).collect::<String>()),
+        false => text.to_string(),
+    }
 }
 
 /// The bus the demo's daemon sends its notifications to (the simulator's).

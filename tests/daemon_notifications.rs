@@ -476,7 +476,10 @@ async fn findings_of_a_fixed_notebook_end_resolved_and_of_a_flagged_one_notified
     );
     for f in findings_of(&world, "wb-flagged") {
         assert_eq!(f.1, "NOTIFIED");
-        assert!(f.2.contains("recreation plan is in the journal"), "{f:?}");
+        assert!(
+            f.2.contains("a recreation plan is in the journal."),
+            "{f:?}"
+        );
     }
     let calls = world.sim.simulator.calls();
     // One update per resource, plus one per attempt that left an identifier unprocessed: with

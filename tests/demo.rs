@@ -90,4 +90,13 @@ fn demo_moves_amazon_linux_2_notebooks_forward_and_leaves_al2023_platforms_alone
     assert_eq!(on_bus("Remediation Planned"), 5, "{text}");
     assert_eq!(on_bus("Remediation Succeeded"), 5, "{text}");
     assert_eq!(on_bus("Recreation Required"), 4, "{text}");
+
+    // The findings: the fixed controls' resolved, the flagged ones' notified.
+    let findings = |status: &str| {
+        text.lines()
+            .filter(|l| l.contains(&format!("NEW -> {status}")))
+            .count()
+    };
+    assert_eq!(findings("RESOLVED"), 6, "{text}");
+    assert_eq!(findings("NOTIFIED"), 5, "{text}");
 }

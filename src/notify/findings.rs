@@ -50,11 +50,16 @@ pub fn update_for(outcome: &Outcome<'_>) -> Option<Notice> {
     let r = outcome.resource;
     let controls: Vec<&str> = outcome.controls.iter().map(|c| c.as_str()).collect();
     let controls_text = controls.join(" ");
+    let pass = if controls.len() == 1 {
+        "passes"
+    } else {
+        "pass"
+    };
     let (status, note) = match outcome.detail_type {
         DetailType::Succeeded => (
             "RESOLVED",
             format!(
-                "Fixed by sagemaker-remediator ({}): {controls_text} now passes.",
+                "Fixed by sagemaker-remediator ({}): {controls_text} now {pass}.",
                 outcome.kind.map(|k| k.as_str()).unwrap_or("fix")
             ),
         ),
@@ -68,9 +73,13 @@ pub fn update_for(outcome: &Outcome<'_>) -> Option<Notice> {
         DetailType::RecreationRequired => (
             "NOTIFIED",
             format!(
-                "sagemaker-remediator: {controls_text} cannot be fixed in place here; a \
-                 recreation plan is in the journal. {}",
-                outcome.reason.unwrap_or_default()
+                "sagemaker-remediator: {controls_text} cannot (or may not) be fixed in place; a \
+                 recreation plan is in the journal.{}",
+                outcome
+                    .reason
+                    .filter(|r| !r.starts_with("flagged"))
+                    .map(|r| format!(" {r}."))
+                    .unwrap_or_default()
             ),
         ),
         DetailType::PendingApproval => (

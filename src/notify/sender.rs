@@ -53,7 +53,7 @@ impl<S: Store> Sender<S> {
     /// Sends until shutdown; what is left stays in the outbox for the next start.
     pub async fn run(self, shutdown: Shutdown) {
         tracing::info!(event = "notifications_on", bus = %self.bus);
-        let (store, clock, wake) = (self.store.clone(), self.clock.clone(), self.wake.clone());
+        let (store, clock, wake) = (self.store.clone(), self.clock, self.wake.clone());
         super::drain::run(
             &*store,
             Channel::Events,

@@ -509,7 +509,7 @@ fn respond(sim: &Simulator, op: &str, region: &str, result: OpResult) -> Respons
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut response = match result {
         Ok(output) => {
-            sim.count_succeeded(&op);
+            sim.count_succeeded(op);
             tracing::trace!(operation = %op, %region, "sim.call.succeeded");
             json_response(StatusCode::OK, &output)
         }
