@@ -1,6 +1,6 @@
 //! The `sagemaker-remediator` command line: a thin layer over the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 #[cfg(feature = "sim")]
@@ -12,8 +12,8 @@ use sagemaker_remediator::audit::{self, Progress};
 use sagemaker_remediator::config::{Config, LogFormat};
 #[cfg(feature = "sim")]
 use sagemaker_remediator::sim::{SimConfig, Simulator};
-use sagemaker_remediator::store::SqliteStore;
-use sagemaker_remediator::{aws, daemon, journal};
+use sagemaker_remediator::store::{SqliteStore, StoreError, Verdict};
+use sagemaker_remediator::{approvals, aws, daemon, journal};
 #[cfg(feature = "sim")]
 use sagemaker_remediator::{demo, shutdown};
 
@@ -65,6 +65,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// List and decide approval requests (fixes that wait for a person). Works on the store in
+    /// daemon.store_path, also while the daemon runs; a decision is acted on within seconds.
+    Approvals {
+        #[command(subcommand)]
+        action: ApprovalsAction,
+    },
     /// Show what the tool does, with no AWS account: starts a built-in SageMaker simulator,
     /// seeds a small fleet with compliant and violating resources, audits it, then runs the
     /// daemon in enforce mode on events for the violations and shows each remediation.
@@ -89,6 +95,50 @@ enum Command {
         #[arg(long, default_value = "123456789012")]
         account: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApprovalsAction {
+    /// The requests, newest first.
+    List {
+        /// pending, approved, rejected, expired, superseded or all.
+        #[arg(long, default_value = "pending", value_parser = parse_filter)]
+        state: approvals::Filter,
+        /// `table`, or `json`: JSON Lines with id, resource_arn, controls, state, plan,
+        /// requested_at, expires_at, decided_by, reason and more.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// At most this many.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
+    },
+    /// Approve a pending request: the fix runs on a fresh look at the resource, if its plan is
+    /// still the one approved.
+    Approve {
+        /// The request's id (`#ID` in the list).
+        id: i64,
+        /// Who decides (recorded in the journal).
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Why (recorded in the journal).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Reject a pending request: the plan is not asked again until approvals.reask_after_hours
+    /// passed or the plan changes.
+    Reject {
+        id: i64,
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+}
+
+fn parse_filter(s: &str) -> Result<approvals::Filter, String> {
+    approvals::Filter::parse(s).ok_or_else(|| {
+        format!("`{s}` is not one of pending, approved, rejected, expired, superseded, all")
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -253,6 +303,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .context("reading the journal")?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Approvals { action } => {
+            let store = SqliteStore::open_existing(&config.daemon.store_path)?;
+            let now = sagemaker_remediator::clock::now_ms();
+            let mut stdout = std::io::stdout().lock();
+            let (id, verdict, by, reason) = match action {
+                ApprovalsAction::List {
+                    state,
+                    format,
+                    limit,
+                } => {
+                    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                    let found = approvals::list(&store, state, now, limit)?;
+                    approvals::print(&found, now, format == Format::Json, &mut stdout)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                ApprovalsAction::Approve { id, by, reason } => (id, Verdict::Approve, by, reason),
+                ApprovalsAction::Reject { id, by, reason } => (id, Verdict::Reject, by, reason),
+            };
+            if by.trim().is_empty() || reason.trim().is_empty() {
+                anyhow::bail!("--by and --reason must not be empty: they go into the journal");
+            }
+            match approvals::decide(&store, id, verdict, by.trim(), reason.trim(), now) {
+                Ok(a) => {
+                    writeln!(stdout, "request #{} is {} by {}", a.id, a.state, by.trim())?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ (StoreError::NotFound { .. } | StoreError::Conflict { .. })) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         #[cfg(feature = "sim")]
         Command::Demo => {

@@ -110,7 +110,8 @@ impl Config {
 
         let actions = root.key("actions");
         for (&control, &action) in &self.actions {
-            if let (Action::Fix, Some(why)) = (action, control.fix_unsupported()) {
+            if let (Action::Fix | Action::Approve, Some(why)) = (action, control.fix_unsupported())
+            {
                 let message = format!(
                     "{control} cannot be fixed in place ({why}); use \"flag\" or \"ignore\""
                 );
@@ -241,7 +242,7 @@ impl Config {
 
         let fixing: Vec<&str> = [ControlId::SageMaker6, ControlId::SageMaker7]
             .into_iter()
-            .filter(|&c| self.action(c) == Action::Fix)
+            .filter(|&c| matches!(self.action(c), Action::Fix | Action::Approve))
             .map(ControlId::as_str)
             .collect();
         if fixing.is_empty() {

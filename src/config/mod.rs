@@ -116,6 +116,9 @@ pub struct Config {
     /// Security Hub write-back: workflow status and note on the findings (off by default).
     #[garde(dive)]
     pub findings: FindingsConfig,
+    /// Approval requests: rules that turn `fix` into `approve`, expiry, re-asking.
+    #[garde(dive)]
+    pub approvals: ApprovalsConfig,
     /// AWS client behaviour: rate limit and per-call timeout.
     #[garde(dive)]
     pub aws: AwsConfig,
@@ -156,6 +159,8 @@ impl Mode {
 pub enum Action {
     /// Fix in place (only SageMaker.3, .6, .7 and .8 can be).
     Fix,
+    /// Plan the fix and wait for a person's approval (`approvals`) before carrying it out.
+    Approve,
     /// Leave the resource as it is, tag it with `remediation.flag_tag_key` and report it.
     Flag,
     /// Do nothing beyond recording the evaluation.
@@ -163,7 +168,7 @@ pub enum Action {
 }
 
 impl Action {
-    /// `fix`, `flag` or `ignore`, as in the configuration.
+    /// `fix`, `approve`, `flag` or `ignore`, as in the configuration.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -410,6 +415,54 @@ impl NotificationsConfig {
             first: Duration::from_secs(self.retry_backoff_secs),
             max: Duration::from_secs(self.max_retry_backoff_secs),
         }
+    }
+}
+
+/// Approval requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// Rules that turn a control's `fix` into `approve` for the resources they match, e.g.
+    /// `{ tags = { env = "prod" } }`: fixes in prod wait for approval, elsewhere they run.
+    #[garde(dive)]
+    pub rules: Vec<ApprovalRule>,
+    /// How long a request waits for a decision before it expires, in hours (1-8760); the next
+    /// trigger asks again.
+    #[default(72)]
+    #[garde(custom(within(1, 8760)))]
+    pub expiry_hours: u64,
+    /// After a rejection, how long the same plan is not asked again, in hours (1-8760). A
+    /// changed plan is asked at once.
+    #[default(168)]
+    #[garde(custom(within(1, 8760)))]
+    pub reask_after_hours: u64,
+}
+
+/// Which resources' fixes need approval. Every given selector must match; an empty one
+/// matches everything.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalRule {
+    /// Account ids (12 digits); empty: every account.
+    #[garde(inner(custom(rules::account_id)))]
+    pub accounts: Vec<String>,
+    /// Controls, e.g. `["SageMaker.3"]`; empty: every control whose action is `fix`.
+    #[garde(skip)]
+    pub controls: Vec<ControlId>,
+    /// Tags the resource must carry with exactly these values, e.g. `{ env = "prod" }`.
+    #[garde(skip)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ApprovalRule {
+    /// Whether the rule covers `control` on a resource of `account` carrying `tags`.
+    pub fn matches(&self, account: &str, control: ControlId, tags: &[crate::model::Tag]) -> bool {
+        (self.accounts.is_empty() || self.accounts.iter().any(|a| a == account))
+            && (self.controls.is_empty() || self.controls.contains(&control))
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| tags.iter().any(|t| &t.key == k && &t.value == v))
     }
 }
 
@@ -713,6 +766,35 @@ impl Config {
             .get(&control)
             .copied()
             .unwrap_or_else(|| Action::default_for(control))
+    }
+
+    /// Whether the fix of `control` on a resource of `account` carrying `tags` waits for a
+    /// person: its action is `approve`, or it is `fix` and an approval rule matches.
+    pub fn needs_approval(
+        &self,
+        account: &str,
+        control: ControlId,
+        tags: &[crate::model::Tag],
+    ) -> bool {
+        match self.action(control) {
+            Action::Approve => true,
+            Action::Fix => self
+                .approvals
+                .rules
+                .iter()
+                .any(|r| r.matches(account, control, tags)),
+            Action::Flag | Action::Ignore => false,
+        }
+    }
+
+    /// How long an approval request waits for a decision.
+    pub fn approval_expiry(&self) -> Duration {
+        Duration::from_secs(self.approvals.expiry_hours.saturating_mul(3600))
+    }
+
+    /// How long a rejected plan is not asked again.
+    pub fn approval_reask(&self) -> Duration {
+        Duration::from_secs(self.approvals.reask_after_hours.saturating_mul(3600))
     }
 
     /// Whether remediations are carried out in `account_id`: `mode` is `enforce` and the account

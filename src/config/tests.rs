@@ -827,7 +827,7 @@ fn new_defaults_are_safe() {
 
 #[test]
 fn default_toml_documents_every_key() {
-    let sections: [(&str, &[&str]); 10] = [
+    let sections: [(&str, &[&str]); 11] = [
         ("", &["mode"]),
         ("controls", fields::<ControlsConfig>()),
         ("remediation", fields::<RemediationConfig>()),
@@ -835,6 +835,7 @@ fn default_toml_documents_every_key() {
         ("daemon", fields::<DaemonConfig>()),
         ("notifications", fields::<NotificationsConfig>()),
         ("findings", fields::<FindingsConfig>()),
+        ("approvals", fields::<ApprovalsConfig>()),
         ("aws", fields::<AwsConfig>()),
         ("log", fields::<LogConfig>()),
         ("accounts", fields::<AccountConfig>()),

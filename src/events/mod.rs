@@ -34,6 +34,8 @@ pub enum Family {
     SageMaker,
     /// The periodic full sweep (never produced by [`parse`]).
     Sweep,
+    /// A person decided an approval request (never produced by [`parse`]).
+    Approval,
 }
 
 impl Family {
@@ -53,12 +55,13 @@ impl Family {
         }
     }
 
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::SecurityHub,
         Family::Config,
         Family::CloudTrail,
         Family::SageMaker,
         Family::Sweep,
+        Family::Approval,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Family {
             Family::CloudTrail => "cloudtrail",
             Family::SageMaker => "sagemaker",
             Family::Sweep => "sweep",
+            Family::Approval => "approval",
         }
     }
 

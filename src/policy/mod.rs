@@ -13,6 +13,8 @@
 //!      (a required tag key without a configured value, no tag values at all, or a control that
 //!      cannot be fixed in place on a hand-built config) flags the control instead, with the
 //!      reason in [`Decision::notes`].
+//!    `approve` decides the same, and lists the control in [`Decision::approve`]; so does
+//!    `fix` when an approval rule (`approvals.rules`) matches the resource.
 //! 3. **Dry run**: unless [`Config::enforces`] the resource's account (`mode = "enforce"` and the
 //!    account listed with `enforce = true`), the decision is a plan to record, not to carry out.
 //!
@@ -51,6 +53,9 @@ pub struct Decision {
     pub flag: Vec<ControlId>,
     /// Failed controls whose action is `ignore`.
     pub ignored: Vec<ControlId>,
+    /// Controls in `fix` or `add_tags` whose fix waits for a person's approval (action
+    /// `approve`, or an approval rule matched).
+    pub approve: Vec<ControlId>,
     /// Human reasons, e.g. why a control is flagged instead of fixed.
     pub notes: Vec<String>,
 }
@@ -66,6 +71,7 @@ impl Decision {
             add_tags: Vec::new(),
             flag: Vec::new(),
             ignored: Vec::new(),
+            approve: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -126,10 +132,14 @@ pub fn decide(
         match config.action(control) {
             Action::Ignore => decision.ignored.push(control),
             Action::Flag => decision.flag.push(control),
-            Action::Fix => match control {
-                ControlId::SageMaker3 => plan.disable_root_access = true,
+            Action::Fix | Action::Approve => match control {
+                ControlId::SageMaker3 => {
+                    plan.disable_root_access = true;
+                    approval(&mut decision, control, tags, config);
+                }
                 ControlId::SageMaker8 => {
                     plan.platform = Some(config.controls.platform_target.clone());
+                    approval(&mut decision, control, tags, config);
                 }
                 ControlId::SageMaker6 | ControlId::SageMaker7 => {
                     match tags::to_add(tags, &decision.add_tags, config) {
@@ -139,6 +149,9 @@ pub fn decide(
                                     "{control} failed ({reason}) but the current tags already \
                                      satisfy it: nothing to add"
                                 ));
+                            }
+                            if !add.is_empty() {
+                                approval(&mut decision, control, tags, config);
                             }
                             decision.add_tags.extend(add);
                         }
@@ -167,6 +180,13 @@ pub fn decide(
         decision.fix = Some(plan);
     }
     decision
+}
+
+/// Notes that the fix of `control` waits for approval, when the configuration says so.
+fn approval(decision: &mut Decision, control: ControlId, tags: &[Tag], config: &Config) {
+    if config.needs_approval(&decision.resource.account, control, tags) {
+        decision.approve.push(control);
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub fn guard(decision: &mut Decision, current: Option<&str>) {
         return;
     };
     plan.platform = None;
+    decision.approve.retain(|c| *c != ControlId::SageMaker8);
     if !plan.disable_root_access {
         decision.fix = None;
     }

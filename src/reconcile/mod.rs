@@ -22,6 +22,7 @@
 //! - Shutdown is honoured between steps: a reconcile stops at its next wait, leaving its
 //!   remediation `running` in the journal for the next start to resume.
 
+mod approval;
 mod flag;
 mod notebook_fix;
 pub mod scheduler;
@@ -477,23 +478,35 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
     }
     if let Some(plan) = &decision.fix {
         let controls = fix_controls(plan);
+        let needs_approval = controls.iter().any(|c| decision.approve.contains(c));
         if decision.dry_run {
-            record_dry_run(
-                ctx,
-                resource,
-                NOTEBOOK_FIX,
-                &controls,
-                json!({ "plan": plan }),
-            )?;
+            let mut record = json!({ "plan": plan });
+            if needs_approval {
+                record["approval"] = json!("would be asked for before the fix");
+            }
+            record_dry_run(ctx, resource, NOTEBOOK_FIX, &controls, record)?;
         } else {
             let fingerprint = plan_fingerprint(plan);
             let version = retry::settings_version(&snapshot.detail);
             if let Some(held) = ctx.held(resource, NOTEBOOK_FIX, &fingerprint, &version)? {
                 return Ok(held_action(&held, ctx.now()));
             }
+            let approved = match needs_approval {
+                false => None,
+                true => {
+                    let plan_json = serde_json::to_value(plan).unwrap_or_default();
+                    match approval::gate(ctx, resource, NOTEBOOK_FIX, &controls, &plan_json)? {
+                        approval::Gate::Wait => return Ok(Next::Done),
+                        approval::Gate::Go(a) => Some(a),
+                    }
+                }
+            };
             let state = NotebookState::new(ctx.now());
             let state_json = notebook_fix::FixRecord::json(plan, &state);
             let id = ctx.begin(resource, &controls, NOTEBOOK_FIX, false, &state_json)?;
+            if let Some(a) = &approved {
+                approval::bind(ctx, id, resource, a)?;
+            }
             return notebook_fix::run(ctx, api, id, resource, plan, state).await;
         }
     }

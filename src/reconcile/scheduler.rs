@@ -13,6 +13,11 @@ use crate::telemetry::{InternalEvent, PendingTriggers, ReconcileEnded};
 
 use super::*;
 
+/// The longest the scheduler sleeps without looking at the store: triggers written by another
+/// process (the `approvals` CLI after a decision) are found within this. One indexed SQLite
+/// query each time.
+pub const STORE_POLL: Duration = Duration::from_secs(2);
+
 /// The scheduler: runs due triggers, at most `daemon.reconcile_concurrency` at once and never
 /// two for one resource, until shutdown; then waits for the reconciles in flight (they stop
 /// at their next step boundary) up to the grace period.
@@ -88,9 +93,9 @@ pub async fn run_scheduler<S: Store + 'static, C: ClientFactory>(
         let sleep = match ctx.store.next_due()? {
             Some(at) if at > now => Duration::from_millis((at - now) as u64),
             Some(_) => Duration::from_millis(200),
-            None => Duration::from_secs(60),
+            None => STORE_POLL,
         }
-        .min(Duration::from_secs(60));
+        .min(STORE_POLL);
         tokio::select! {
             _ = ctx.wake.notified() => {}
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}

@@ -15,15 +15,30 @@ pub(super) async fn add_tags<S: Store, C: ClientFactory, A: SageMakerApi>(
         _ => ControlId::SageMaker6,
     };
     let plan = json!({ "add_tags": decision.add_tags });
+    let needs_approval = decision.approve.contains(&control);
     if decision.dry_run {
-        return record_dry_run(ctx, resource, TAG_FIX, &[control], plan);
+        let mut record = plan.clone();
+        if needs_approval {
+            record["approval"] = json!("would be asked for before the fix");
+        }
+        return record_dry_run(ctx, resource, TAG_FIX, &[control], record);
     }
     let arn = &resource.arn;
     let fingerprint = plan.to_string();
     if ctx.held(resource, TAG_FIX, &fingerprint, "")?.is_some() {
         return Ok(());
     }
+    let approved = match needs_approval {
+        false => None,
+        true => match approval::gate(ctx, resource, TAG_FIX, &[control], &plan)? {
+            approval::Gate::Wait => return Ok(()),
+            approval::Gate::Go(a) => Some(a),
+        },
+    };
     let id = ctx.begin(resource, &[control], TAG_FIX, false, &plan)?;
+    if let Some(a) = &approved {
+        approval::bind(ctx, id, resource, a)?;
+    }
     let keys: Vec<&str> = decision.add_tags.iter().map(|t| t.key.as_str()).collect();
     ctx.step(
         id,

@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use crate::events::Trigger;
 use crate::model::{ControlId, ResourceRef};
 
+mod approvals;
 mod outbox;
 mod sqlite;
 mod vocabulary;
 
+pub use approvals::{Approval, ApprovalState, NewApproval, Verdict};
 pub use outbox::{Channel, Notice, OutboxEntry};
 pub use sqlite::SqliteStore;
 pub use vocabulary::{RemediationKind, Step, StepPhase};
@@ -409,6 +411,61 @@ pub trait Store: Send + Sync {
 
     /// How many notices of `channel` wait in the outbox.
     fn outbox_len(&self, channel: Channel) -> Result<u64, StoreError>;
+
+    /// Records a new pending approval request, with `notices` in the same transaction.
+    ///
+    /// # Guarantees
+    ///
+    /// An earlier request of the same ARN and kind that is still pending, or approved and not
+    /// used, is `Superseded` in the same transaction: at most one request per ARN and kind can
+    /// be acted on.
+    fn request_approval(
+        &self,
+        request: &NewApproval,
+        notices: &[Notice],
+    ) -> Result<Approval, StoreError>;
+
+    /// The newest request of `arn` for remediations of `kind`, if any.
+    fn latest_approval(
+        &self,
+        arn: &str,
+        kind: RemediationKind,
+    ) -> Result<Option<Approval>, StoreError>;
+
+    /// One request by id.
+    fn approval(&self, id: i64) -> Result<Option<Approval>, StoreError>;
+
+    /// Requests, newest first, in `state` or all; at most `limit`.
+    fn approvals(
+        &self,
+        state: Option<ApprovalState>,
+        limit: usize,
+    ) -> Result<Vec<Approval>, StoreError>;
+
+    /// A person's decision on request `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown id; [`StoreError::Conflict`] when the request is
+    /// not pending (decided, superseded) or expired at `at` (it is then marked `Expired`).
+    fn decide_approval(
+        &self,
+        id: i64,
+        verdict: Verdict,
+        by: &str,
+        reason: &str,
+        at: Millis,
+    ) -> Result<Approval, StoreError>;
+
+    /// Marks a pending request whose time ran out as `Expired` (nothing otherwise).
+    fn expire_approval(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Binds an approved, unused request to the remediation it allowed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when it is not approved or already used.
+    fn use_approval(&self, id: i64, remediation_id: i64) -> Result<(), StoreError>;
 
     /// A cheap round trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;

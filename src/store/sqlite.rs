@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+mod approvals;
 mod outbox;
 mod rows;
 mod schema;
@@ -23,8 +24,9 @@ use rows::*;
 use schema::*;
 
 use super::{
-    Channel, Failure, Flag, Millis, NewRemediation, Notice, OutboxEntry, Pending, Remediation,
-    RemediationKind, RemediationStatus, StepRecord, Store, StoreError,
+    Approval, ApprovalState, Channel, Failure, Flag, Millis, NewApproval, NewRemediation, Notice,
+    OutboxEntry, Pending, Remediation, RemediationKind, RemediationStatus, StepRecord, Store,
+    StoreError, Verdict,
 };
 use crate::events::Trigger;
 
@@ -101,6 +103,7 @@ impl SqliteStore {
         }
         if found < 3 {
             tx.execute_batch(outbox::SCHEMA_V3).map_err(err)?;
+            tx.execute_batch(approvals::SCHEMA).map_err(err)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(err)?;
@@ -701,6 +704,128 @@ impl Store for SqliteStore {
             |row| row.get(0),
         )
         .map_err(|e| self.sql(e))
+    }
+
+    fn request_approval(
+        &self,
+        request: &NewApproval,
+        notices: &[Notice],
+    ) -> Result<Approval, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let approval = approvals::request(&tx, request).map_err(|e| self.sql(e))?;
+        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(approval)
+    }
+
+    fn latest_approval(
+        &self,
+        arn: &str,
+        kind: RemediationKind,
+    ) -> Result<Option<Approval>, StoreError> {
+        let raw = {
+            let conn = self.lock();
+            approvals::latest(&conn, arn, kind).map_err(|e| self.sql(e))?
+        };
+        raw.map(approvals::decode).transpose()
+    }
+
+    fn approval(&self, id: i64) -> Result<Option<Approval>, StoreError> {
+        let raw = {
+            let conn = self.lock();
+            approvals::one(&conn, id).map_err(|e| self.sql(e))?
+        };
+        raw.map(approvals::decode).transpose()
+    }
+
+    fn approvals(
+        &self,
+        state: Option<ApprovalState>,
+        limit: usize,
+    ) -> Result<Vec<Approval>, StoreError> {
+        let raws = {
+            let conn = self.lock();
+            approvals::list(&conn, state, limit).map_err(|e| self.sql(e))?
+        };
+        raws.into_iter().map(approvals::decode).collect()
+    }
+
+    fn decide_approval(
+        &self,
+        id: i64,
+        verdict: Verdict,
+        by: &str,
+        reason: &str,
+        at: Millis,
+    ) -> Result<Approval, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let raw = approvals::one(&tx, id).map_err(|e| self.sql(e))?;
+        let Some(raw) = raw else {
+            return Err(StoreError::NotFound {
+                what: format!("approval request {id}"),
+            });
+        };
+        let current = approvals::decode(raw)?;
+        let (result, write) = match approvals::decided(current, verdict, by, reason, at) {
+            Ok(a) => (Ok(a.clone()), Some(a)),
+            Err((a, why)) => {
+                let expired = a.state == ApprovalState::Expired;
+                let conflict = StoreError::Conflict {
+                    what: format!("approval request {id}"),
+                    message: why,
+                };
+                (Err(conflict), expired.then_some(a))
+            }
+        };
+        if let Some(a) = write {
+            approvals::store(&tx, &a).map_err(|e| self.sql(e))?;
+            tx.commit().map_err(|e| self.sql(e))?;
+        }
+        result
+    }
+
+    fn expire_approval(&self, id: i64) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        if let Some(raw) = approvals::one(&tx, id).map_err(|e| self.sql(e))? {
+            let mut a = approvals::decode(raw)?;
+            if a.state == ApprovalState::Pending {
+                a.state = ApprovalState::Expired;
+                approvals::store(&tx, &a).map_err(|e| self.sql(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    fn use_approval(&self, id: i64, remediation_id: i64) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let raw = approvals::one(&tx, id).map_err(|e| self.sql(e))?;
+        let Some(raw) = raw else {
+            return Err(StoreError::NotFound {
+                what: format!("approval request {id}"),
+            });
+        };
+        let mut a = approvals::decode(raw)?;
+        if a.state != ApprovalState::Approved || a.remediation_id.is_some() {
+            return Err(StoreError::Conflict {
+                what: format!("approval request {id}"),
+                message: format!("it is {}, or used already", a.state),
+            });
+        }
+        a.remediation_id = Some(remediation_id);
+        approvals::store(&tx, &a).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -41,6 +41,8 @@ pub enum Step {
     Resume,
     /// A dry run's plan.
     Plan,
+    /// The approval the fix runs on: who approved, when and why.
+    Approve,
 }
 
 /// Where a step stands.
@@ -133,6 +135,7 @@ mod tests {
             "Pause",
             "Resume",
             "Plan",
+            "Approve",
         ] {
             assert_eq!(Step::from_str(step).unwrap(), step);
         }

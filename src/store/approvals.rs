@@ -1,0 +1,67 @@
+//! Approval requests: a planned fix that waits for a person, bound to its plan by a
+//! fingerprint. The reconciler asks ([`super::Store::request_approval`]), people decide (the
+//! CLI, the HTTP API), and the reconciler uses an approval once, for the plan it was given for.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Millis, RemediationKind};
+use crate::model::{ControlId, ResourceRef};
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[derive(strum::Display, strum::EnumString, strum::IntoStaticStr, strum::VariantNames)]
+#[strum(serialize_all = "lowercase")]
+pub enum ApprovalState {
+    /// Waiting for a decision until `expires_at`.
+    Pending,
+    /// Approved: the fix may run once, for this plan (`remediation_id` once it ran).
+    Approved,
+    /// Rejected: the plan is not asked again before the re-ask interval passes.
+    Rejected,
+    /// Nobody decided before `expires_at`; the next trigger asks again.
+    Expired,
+    /// The plan changed before the request was used; a new request replaced it.
+    Superseded,
+}
+
+/// What [`super::Store::request_approval`] records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApproval {
+    pub resource: ResourceRef,
+    pub controls: Vec<ControlId>,
+    pub kind: RemediationKind,
+    /// The exact change, as the fix would make it.
+    pub plan: serde_json::Value,
+    /// The plan's canonical form (kind and plan): an approval applies to this and nothing else.
+    pub fingerprint: String,
+    pub requested_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// An approval request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: i64,
+    #[serde(flatten)]
+    pub resource: ResourceRef,
+    pub controls: Vec<ControlId>,
+    pub kind: RemediationKind,
+    pub plan: serde_json::Value,
+    pub fingerprint: String,
+    pub state: ApprovalState,
+    pub requested_at: Millis,
+    pub expires_at: Millis,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Millis>,
+    pub reason: Option<String>,
+    /// The remediation the approval was used for.
+    pub remediation_id: Option<i64>,
+}
+
+/// A person's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Reject,
+}

@@ -1,0 +1,299 @@
+//! Approvals end to end: "auto in dev, approval in prod" as configured, the daemon as a process,
+//! decisions made with the `approvals` command while it runs, moto's EventBridge and SQS, the
+//! SageMaker simulator counting every call.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemaker::types::Tag;
+use common::daemon::{family_event, World, ACCOUNT, REGION};
+use sagemaker_remediator::store::{Remediation, RemediationStatus};
+use serde_json::Value;
+
+const STOP: &str = "StopNotebookInstance";
+const UPDATE: &str = "UpdateNotebookInstance";
+const START: &str = "StartNotebookInstance";
+
+/// Fixes in prod wait for approval; elsewhere they run at once.
+const PROD_NEEDS_APPROVAL: &str = "\n[approvals]\nrules = [{ tags = { env = \"prod\" } }]\n";
+
+fn arn(name: &str) -> String {
+    format!(
+        "arn:aws:sagemaker:{REGION}:{ACCOUNT}:notebook-instance/{}",
+        name.to_lowercase()
+    )
+}
+
+async fn tag_prod(world: &World, name: &str) {
+    world
+        .sagemaker
+        .add_tags()
+        .resource_arn(arn(name))
+        .tags(Tag::builder().key("env").value("prod").build())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn fixes_of<'j>(journal: &'j [Remediation], name: &str) -> Vec<&'j Remediation> {
+    journal
+        .iter()
+        .filter(|r| r.kind == "notebook-fix" && r.resource.arn.ends_with(&format!("/{name}")))
+        .collect()
+}
+
+/// `approvals list --state STATE --format json`.
+fn requests(world: &World, state: &str) -> Vec<Value> {
+    let out = world.cli(&["approvals", "list", "--state", state, "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until `what` holds for the pending requests.
+async fn wait_requests(world: &World, state: &str, what: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = requests(world, state);
+        if what(&found) {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{state} requests: {found:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn decide(world: &World, verb: &str, id: i64, by: &str, reason: &str) -> std::process::Output {
+    world.cli(&[
+        "approvals",
+        verb,
+        &id.to_string(),
+        "--by",
+        by,
+        "--reason",
+        reason,
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_waits_for_approval_with_no_mutating_call_then_is_fixed_once() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("enforce", PROD_NEEDS_APPROVAL, &[]);
+    daemon.wait_ready().await;
+    world.notebook("dev-nb", true).await;
+    world.notebook("prod-nb", true).await;
+    tag_prod(&world, "prod-nb").await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[
+            family_event("securityhub", "dev-nb"),
+            family_event("securityhub", "prod-nb"),
+        ])
+        .await;
+
+    // Dev is fixed at once; prod gets a request and nothing else.
+    world
+        .wait_journal(Duration::from_secs(60), "the dev fix", |j| {
+            fixes_of(j, "dev-nb")
+                .iter()
+                .any(|r| r.status == RemediationStatus::Succeeded)
+        })
+        .await;
+    let pending = wait_requests(&world, "pending", |r| r.len() == 1).await;
+    let request = &pending[0];
+    assert_eq!(request["resource_arn"], arn("prod-nb"));
+    assert_eq!(request["controls"], serde_json::json!(["SageMaker.3"]));
+    assert_eq!(request["plan"]["disable_root_access"], true);
+    assert!(request["expires_at"].as_str().unwrap() > request["requested_at"].as_str().unwrap());
+    let id = request["id"].as_i64().unwrap();
+    // More triggers while it waits ask nothing again and do nothing.
+    world.put_events(&[family_event("config", "prod-nb")]).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(requests(&world, "all").len(), 1);
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        (
+            calls.succeeded(STOP),
+            calls.succeeded(UPDATE),
+            calls.succeeded(START)
+        ),
+        (1, 1, 1),
+        "only dev-nb was touched: {calls:?}"
+    );
+    assert!(fixes_of(&world.journal(), "prod-nb").is_empty());
+    assert_eq!(world.describe("prod-nb").await.1, "Enabled");
+
+    // A decision on an unknown request, or without a reason, changes nothing.
+    let unknown = decide(&world, "approve", 999, "alice", "ok");
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    let out = decide(
+        &world,
+        "approve",
+        id,
+        "alice",
+        "CHG-42: root access off in prod",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = world
+        .wait_journal(Duration::from_secs(60), "the prod fix", |j| {
+            fixes_of(j, "prod-nb")
+                .iter()
+                .any(|r| r.status == RemediationStatus::Succeeded)
+        })
+        .await;
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        (
+            calls.succeeded(STOP),
+            calls.succeeded(UPDATE),
+            calls.succeeded(START)
+        ),
+        (2, 2, 2),
+        "{calls:?}"
+    );
+    assert_eq!(
+        world.describe("prod-nb").await,
+        ("InService".to_string(), "Disabled".to_string())
+    );
+    let fix = fixes_of(&journal, "prod-nb")[0];
+    let step = fix.steps.iter().find(|s| s.step == "Approve").unwrap();
+    assert!(
+        step.detail
+            .contains(&format!("request #{id} approved by alice")),
+        "{step:?}"
+    );
+    assert!(step.detail.contains("CHG-42"), "{step:?}");
+    let approved = requests(&world, "approved");
+    assert_eq!(approved[0]["remediation_id"], fix.id);
+    assert_eq!(approved[0]["decided_by"], "alice");
+    // Deciding it again is refused.
+    let again = decide(&world, "reject", id, "bob", "too late");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not pending"));
+    let text = world.cli(&["remediations", "--resource", &arn("prod-nb")]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("approved by alice"));
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_request_leads_to_nothing_and_a_changed_plan_voids_an_approval() {
+    let world = World::start(Duration::from_millis(300)).await;
+    // SageMaker.8 fixed too, so changing a notebook's platform changes its plan.
+    let extra = format!("{PROD_NEEDS_APPROVAL}\n[actions]\n\"SageMaker.8\" = \"fix\"\n");
+    let mut daemon = world.daemon("enforce", &extra, &[]);
+    daemon.wait_ready().await;
+    world.notebook("rejected-nb", true).await;
+    world.notebook("changed-nb", true).await;
+    tag_prod(&world, "rejected-nb").await;
+    tag_prod(&world, "changed-nb").await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[
+            family_event("securityhub", "rejected-nb"),
+            family_event("securityhub", "changed-nb"),
+        ])
+        .await;
+    let pending = wait_requests(&world, "pending", |r| r.len() == 2).await;
+    let id_of = |name: &str| {
+        pending
+            .iter()
+            .find(|r| r["resource_arn"] == arn(name))
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (rejected, changed) = (id_of("rejected-nb"), id_of("changed-nb"));
+
+    let out = decide(
+        &world,
+        "reject",
+        rejected,
+        "carol",
+        "not during the quarter close",
+    );
+    assert!(out.status.success());
+    // Someone moves changed-nb to an older platform before the approval.
+    let sm = &world.sagemaker;
+    sm.stop_notebook_instance()
+        .notebook_instance_name("changed-nb")
+        .send()
+        .await
+        .unwrap();
+    world
+        .wait_status("changed-nb", "Stopped", Duration::from_secs(30))
+        .await;
+    sm.update_notebook_instance()
+        .notebook_instance_name("changed-nb")
+        .platform_identifier("notebook-al2-v3")
+        .send()
+        .await
+        .unwrap();
+    world
+        .wait_status("changed-nb", "Stopped", Duration::from_secs(30))
+        .await;
+    sm.start_notebook_instance()
+        .notebook_instance_name("changed-nb")
+        .send()
+        .await
+        .unwrap();
+    world
+        .wait_status("changed-nb", "InService", Duration::from_secs(30))
+        .await;
+    let out = decide(&world, "approve", changed, "dave", "ok for root access");
+    assert!(out.status.success());
+
+    // The approval was for the old plan: a new request for the new one, and no fix.
+    let renewed = wait_requests(&world, "pending", |r| {
+        r.iter().any(|r| r["resource_arn"] == arn("changed-nb"))
+    })
+    .await;
+    let new = renewed
+        .iter()
+        .find(|r| r["resource_arn"] == arn("changed-nb"))
+        .unwrap();
+    assert_ne!(new["id"].as_i64().unwrap(), changed);
+    assert_eq!(new["plan"]["platform"], "notebook-al2023-v1");
+    let superseded = requests(&world, "superseded");
+    assert_eq!(superseded.len(), 1, "{superseded:#?}");
+    assert_eq!(superseded[0]["id"], changed);
+
+    // The rejected plan is not asked again on more triggers.
+    world
+        .put_events(&[family_event("config", "rejected-nb")])
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all = requests(&world, "all");
+    assert_eq!(
+        all.iter()
+            .filter(|r| r["resource_arn"] == arn("rejected-nb"))
+            .count(),
+        1
+    );
+    let calls = world.sim.simulator.calls();
+    // The only mutating calls are the test's own (one Stop, Update and Start of changed-nb).
+    assert_eq!(
+        (
+            calls.succeeded(STOP),
+            calls.succeeded(UPDATE),
+            calls.succeeded(START)
+        ),
+        (1, 1, 1),
+        "{calls:?}"
+    );
+    let journal = world.journal();
+    assert!(fixes_of(&journal, "rejected-nb").is_empty());
+    assert!(fixes_of(&journal, "changed-nb").is_empty());
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}
