@@ -1118,7 +1118,9 @@ fn type_errors_in_the_new_sections_are_reported() {
             .unwrap_or_default()
     };
     assert!(message("mode").contains("\"audit\" or \"enforce\""));
-    assert!(message("actions.\"SageMaker.3\"").contains("\"fix\", \"flag\" or \"ignore\""));
+    assert!(
+        message("actions.\"SageMaker.3\"").contains("\"fix\", \"approve\", \"flag\" or \"ignore\"")
+    );
     assert!(message("accounts[0].enforce").contains("true or false"));
     assert!(message("daemon.receive_concurrency").contains("from 1 to 10"));
     assert!(message("remediation.step_timeout_secs").contains("integer -1"));
@@ -1568,4 +1570,30 @@ fn mode_and_action_names() {
     assert_eq!(Action::Ignore.to_string(), "ignore");
     assert!(fix_unsupported(ControlId::SageMaker3).is_none());
     assert!(fix_unsupported(ControlId::SageMaker2).is_some_and(|w| w.contains("SubnetId")));
+}
+
+#[test]
+fn approve_is_an_action_for_fixable_controls_only_and_rules_are_checked() {
+    let config = load(
+        "[actions]\n\"SageMaker.3\" = \"approve\"\n\n[approvals]\nrules = [{ tags = { env = \"prod\" } }]\n",
+    )
+    .unwrap();
+    assert_eq!(config.action(ControlId::SageMaker3), Action::Approve);
+    assert_eq!(config.approvals.rules[0].tags["env"], "prod");
+    let err = errors(
+        "[actions]\n\"SageMaker.1\" = \"approve\"\n\n[approvals]\nexpiry_hours = 0\nrules = [{ accounts = [\"12\"] }]\n",
+        &[],
+    );
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"actions.\"SageMaker.1\""), "{err}");
+    assert!(keys.contains(&"approvals.expiry_hours"), "{err}");
+    assert!(keys.contains(&"approvals.rules[0].accounts[0]"), "{err}");
+    let err = errors(
+        "[approvals]\nrules = [{ controls = [\"SageMaker.9\"] }]\n",
+        &[],
+    );
+    assert_eq!(
+        err.problems[0].key, "approvals.rules[0].controls[0]",
+        "{err}"
+    );
 }

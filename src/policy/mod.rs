@@ -623,4 +623,36 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn approval_rules_turn_fix_into_approve_only_where_they_match() {
+        let mut config = tag_values(enforcing(), &[("owner", "me")]);
+        config.approvals.rules = vec![crate::config::ApprovalRule {
+            tags: [("env".to_string(), "prod".to_string())].into(),
+            ..Default::default()
+        }];
+        let nb = notebook();
+        let evals = failed(&nb, &[SageMaker3]);
+        let prod = [Tag::new("env", "prod")];
+        let dev = [Tag::new("env", "dev")];
+        assert_eq!(decide(&nb, &evals, &prod, &config).approve, [SageMaker3]);
+        assert!(decide(&nb, &evals, &dev, &config).approve.is_empty());
+        assert!(decide(&nb, &evals, &[], &config).approve.is_empty());
+        // The plan is the same either way: approval gates it, it does not change it.
+        assert_eq!(
+            decide(&nb, &evals, &prod, &config).fix,
+            decide(&nb, &evals, &dev, &config).fix
+        );
+        // A rule limited to other controls or accounts does not match.
+        config.approvals.rules[0].controls = vec![SageMaker8];
+        assert!(decide(&nb, &evals, &prod, &config).approve.is_empty());
+        config.approvals.rules[0].controls = Vec::new();
+        config.approvals.rules[0].accounts = vec![OTHER.to_string()];
+        assert!(decide(&nb, &evals, &prod, &config).approve.is_empty());
+        // `approve` as the action gates everywhere; `flag` is never gated.
+        let config = with_action(enforcing(), SageMaker3, Action::Approve);
+        assert_eq!(decide(&nb, &evals, &[], &config).approve, [SageMaker3]);
+        let config = with_action(enforcing(), SageMaker3, Action::Flag);
+        assert!(decide(&nb, &evals, &prod, &config).approve.is_empty());
+    }
 }

@@ -756,3 +756,89 @@ fn a_fix_record_written_now_reads_back_and_older_rows_still_load() {
         .contains("newer release"));
     assert!(FixRecord::read(&serde_json::json!({ "plan": 1 })).is_err());
 }
+
+/// The approval requests of `name`: (state, at `now`).
+fn requests_of(h: &Harness, now: Millis) -> Vec<String> {
+    let mut all = h.store.approvals(None, 100).unwrap();
+    all.reverse();
+    all.iter()
+        .map(|a| crate::approvals::state_at(a, now).to_string())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn approval_requests_expire_rejections_hold_until_the_reask_and_an_approval_runs_once() {
+    use crate::store::Verdict;
+    let mut h = Harness::new(1);
+    h.config
+        .actions
+        .insert(ControlId::SageMaker3, crate::config::Action::Approve);
+    h.config.approvals.expiry_hours = 1;
+    h.config.approvals.reask_after_hours = 2;
+    h.fake.add("gated", NotebookStatus::InService, "Enabled");
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    let settle = || tokio::time::sleep(Duration::from_secs(5));
+
+    h.trigger(ctx, "gated", "e1");
+    settle().await;
+    assert_eq!(requests_of(&h, ctx.now()), ["pending"]);
+    h.trigger(ctx, "gated", "e2");
+    settle().await;
+    assert_eq!(requests_of(&h, ctx.now()), ["pending"], "asked once");
+
+    // Nobody decided within the hour: the next trigger records that and asks again.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    h.trigger(ctx, "gated", "e3");
+    settle().await;
+    assert_eq!(requests_of(&h, ctx.now()), ["expired", "pending"]);
+    let second = h.store.approvals(None, 1).unwrap()[0].id;
+    let first = second - 1;
+    let late = crate::approvals::decide(&*h.store, first, Verdict::Approve, "x", "late", ctx.now());
+    assert!(matches!(late, Err(StoreError::Conflict { .. })), "{late:?}");
+
+    // Rejected: held while the re-ask interval runs, asked again after it.
+    crate::approvals::decide(
+        &*h.store,
+        second,
+        Verdict::Reject,
+        "carol",
+        "not now",
+        ctx.now(),
+    )
+    .unwrap();
+    settle().await;
+    h.trigger(ctx, "gated", "e4");
+    settle().await;
+    assert_eq!(requests_of(&h, ctx.now()), ["expired", "rejected"]);
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+    h.trigger(ctx, "gated", "e5");
+    settle().await;
+    assert_eq!(
+        requests_of(&h, ctx.now()),
+        ["expired", "rejected", "pending"]
+    );
+    assert_eq!(h.fix_calls(), (0, 0, 0), "nothing without an approval");
+    assert!(h.journal("gated").is_empty());
+
+    // Approved: one fix, and the approval is used up.
+    let third = h.store.approvals(None, 1).unwrap()[0].id;
+    crate::approvals::decide(&*h.store, third, Verdict::Approve, "dave", "go", ctx.now()).unwrap();
+    until(Duration::from_secs(120), "the approved fix", || {
+        finished(&h, "gated", RemediationStatus::Succeeded)
+    })
+    .await;
+    assert_eq!(h.fix_calls(), (1, 1, 1));
+    let used = h.store.approval(third).unwrap().unwrap();
+    assert_eq!(used.remediation_id, Some(h.journal("gated")[0].id));
+    let kinds: Vec<String> = outbox(&h).into_iter().map(|(t, _, _)| t).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|t| *t == "Remediation Pending Approval")
+            .count(),
+        3,
+        "{kinds:?}"
+    );
+    run.stop().await;
+}
