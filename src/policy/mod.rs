@@ -13,8 +13,8 @@
 //!      (a required tag key without a configured value, no tag values at all, or a control that
 //!      cannot be fixed in place on a hand-built config) flags the control instead, with the
 //!      reason in [`Decision::notes`].
-//!    `approve` decides the same, and lists the control in [`Decision::approve`]; so does
-//!    `fix` when an approval rule (`approvals.rules`) matches the resource.
+//!    - `approve`: as `fix`, and the control is listed in [`Decision::approve`]; so is a `fix`
+//!      that an approval rule (`approvals.rules`) matches.
 //! 3. **Dry run**: unless [`Config::enforces`] the resource's account (`mode = "enforce"` and the
 //!    account listed with `enforce = true`), the decision is a plan to record, not to carry out.
 //!

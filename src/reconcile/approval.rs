@@ -10,7 +10,7 @@ use super::*;
 /// What the gate lets through.
 pub(super) enum Gate {
     /// Approved: run the fix, then [`bind`] the approval to its remediation.
-    Go(Approval),
+    Go(Box<Approval>),
     /// Asked, pending or rejected: nothing to do until a person decides (or the plan changes).
     Wait,
 }
@@ -40,7 +40,7 @@ pub(super) fn gate<S: Store, C: ClientFactory>(
         let same = a.fingerprint == fp;
         match a.state {
             ApprovalState::Approved if same && a.remediation_id.is_none() => {
-                return Ok(Gate::Go(a));
+                return Ok(Gate::Go(Box::new(a)));
             }
             ApprovalState::Pending if same && a.expires_at > now => return Ok(Gate::Wait),
             ApprovalState::Pending if same => {

@@ -774,7 +774,8 @@ impl Store for SqliteStore {
         let current = approvals::decode(raw)?;
         let (result, write) = match approvals::decided(current, verdict, by, reason, at) {
             Ok(a) => (Ok(a.clone()), Some(a)),
-            Err((a, why)) => {
+            Err(refused) => {
+                let (a, why) = *refused;
                 let expired = a.state == ApprovalState::Expired;
                 let conflict = StoreError::Conflict {
                     what: format!("approval request {id}"),

@@ -129,14 +129,14 @@ pub(super) fn decided(
     by: &str,
     reason: &str,
     at: Millis,
-) -> Result<Approval, (Approval, String)> {
+) -> Result<Approval, Box<(Approval, String)>> {
     if a.state != ApprovalState::Pending {
         let state = a.state;
-        return Err((a, format!("it is {state}, not pending")));
+        return Err(Box::new((a, format!("it is {state}, not pending"))));
     }
     if a.expires_at <= at {
         a.state = ApprovalState::Expired;
-        return Err((a, "it expired before the decision".to_string()));
+        return Err(Box::new((a, "it expired before the decision".to_string())));
     }
     a.state = match verdict {
         Verdict::Approve => ApprovalState::Approved,
