@@ -84,9 +84,15 @@ pub async fn serve<S: Store + 'static>(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(event = "listening", address = %addr, mode = ?config.mode);
     }
+    let approvals_store: Arc<dyn Store> = store.clone();
     let ops = Ops {
         metrics: metrics.clone(),
         readiness: readiness.clone(),
+        approvals: http::approvals::ApprovalsApi::new(
+            approvals_store,
+            &config.approvals.approvers,
+            Clock::System,
+        ),
     };
     let limits = http::Limits::for_this_process();
     tracing::info!(

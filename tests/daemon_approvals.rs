@@ -5,7 +5,11 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 use aws_sdk_sagemaker::types::Tag;
 use common::daemon::{family_event, World, ACCOUNT, REGION};
@@ -131,6 +135,8 @@ async fn prod_waits_for_approval_with_no_mutating_call_then_is_fixed_once() {
     assert!(fixes_of(&world.journal(), "prod-nb").is_empty());
     assert_eq!(world.describe("prod-nb").await.1, "Enabled");
 
+    // No approver is configured: the HTTP API is off.
+    assert_eq!(daemon.get("/v1/approvals").map(|r| r.0), Some(404));
     // A decision on an unknown request, or without a reason, changes nothing.
     let unknown = decide(&world, "approve", 999, "alice", "ok");
     assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
@@ -295,5 +301,131 @@ async fn a_rejected_request_leads_to_nothing_and_a_changed_plan_voids_an_approva
     let journal = world.journal();
     assert!(fixes_of(&journal, "rejected-nb").is_empty());
     assert!(fixes_of(&journal, "changed-nb").is_empty());
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}
+
+/// One HTTP request to the daemon's port: (status, body).
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let code = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_string();
+    (code, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_http_api_refuses_missing_and_wrong_tokens_and_decides_with_a_right_one() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let token = "alice-secret-token";
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let extra = format!(
+        "{PROD_NEEDS_APPROVAL}approvers = [{{ name = \"alice\", token_sha256 = \"{hash}\" }}]\n"
+    );
+    let mut daemon = world.daemon("enforce", &extra, &[]);
+    daemon.wait_ready().await;
+    // The token itself is in no file the daemon was given.
+    assert!(!std::fs::read_to_string(world.config_path())
+        .unwrap()
+        .contains(token));
+    world.notebook("api-nb", true).await;
+    tag_prod(&world, "api-nb").await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[family_event("securityhub", "api-nb")])
+        .await;
+    let pending = wait_requests(&world, "pending", |r| r.len() == 1).await;
+    let id = pending[0]["id"].as_i64().unwrap();
+    let port = daemon.port;
+    let approve = format!("/v1/approvals/{id}/approve");
+    let reason = r#"{"reason": "CHG-7"}"#;
+
+    assert_eq!(http(port, "GET", "/v1/approvals", None, "").0, 401);
+    assert_eq!(http(port, "GET", "/v1/approvals", Some("wrong"), "").0, 401);
+    assert_eq!(http(port, "POST", &approve, None, reason).0, 401);
+    assert_eq!(
+        http(port, "POST", &approve, Some("alice-secret-tokeN"), reason).0,
+        401
+    );
+    assert_eq!(requests(&world, "pending").len(), 1, "nothing changed");
+
+    let (code, body) = http(port, "GET", "/v1/approvals?state=pending", Some(token), "");
+    assert_eq!(code, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(listed["approvals"][0]["id"], id);
+    assert_eq!(
+        http(port, "GET", "/v1/approvals?state=bogus", Some(token), "").0,
+        400
+    );
+    let (code, body) = http(port, "GET", &format!("/v1/approvals/{id}"), Some(token), "");
+    assert_eq!(code, 200);
+    assert!(body.contains("disable root access"), "{body}");
+    assert_eq!(
+        http(port, "GET", "/v1/approvals/999", Some(token), "").0,
+        404
+    );
+    assert_eq!(http(port, "POST", &approve, Some(token), "{}").0, 400);
+    assert_eq!(
+        http(
+            port,
+            "POST",
+            "/v1/approvals/999/approve",
+            Some(token),
+            reason
+        )
+        .0,
+        404
+    );
+    let big = format!(r#"{{"reason": "{}"}}"#, "x".repeat(8 * 1024));
+    assert_eq!(http(port, "POST", &approve, Some(token), &big).0, 413);
+    let calls = world.sim.simulator.calls();
+    assert_eq!(calls.succeeded(STOP), 0, "{calls:?}");
+
+    let (code, body) = http(port, "POST", &approve, Some(token), reason);
+    assert_eq!(code, 200, "{body}");
+    let decided: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(decided["state"], "approved");
+    assert_eq!(decided["decided_by"], "alice");
+    assert_eq!(
+        http(
+            port,
+            "POST",
+            &format!("/v1/approvals/{id}/reject"),
+            Some(token),
+            reason
+        )
+        .0,
+        409
+    );
+    world
+        .wait_journal(Duration::from_secs(60), "the approved fix", |j| {
+            fixes_of(j, "api-nb")
+                .iter()
+                .any(|r| r.status == RemediationStatus::Succeeded)
+        })
+        .await;
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        (
+            calls.succeeded(STOP),
+            calls.succeeded(UPDATE),
+            calls.succeeded(START)
+        ),
+        (1, 1, 1)
+    );
+    assert!(
+        !daemon.log_text().contains(token),
+        "the token is never logged"
+    );
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }

@@ -436,6 +436,24 @@ pub struct ApprovalsConfig {
     #[default(168)]
     #[garde(custom(within(1, 8760)))]
     pub reask_after_hours: u64,
+    /// Who may decide through the HTTP API (`/v1/approvals`, `/approvals`) on
+    /// `daemon.listen`: a name and the SHA-256 of the person's bearer token (the token itself
+    /// is never in the configuration). None: the API and the page answer 404.
+    #[garde(dive)]
+    pub approvers: Vec<Approver>,
+}
+
+/// A person who may decide approval requests over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct Approver {
+    /// Recorded as who decided (required).
+    #[garde(custom(rules::not_blank))]
+    pub name: String,
+    /// The SHA-256 of the bearer token, 64 hex digits, e.g. from
+    /// `printf %s "$TOKEN" | sha256sum`.
+    #[garde(custom(rules::sha256_hex))]
+    pub token_sha256: String,
 }
 
 /// Which resources' fixes need approval. Every given selector must match; an empty one

@@ -277,6 +277,17 @@ pub(super) fn event_bus(bus: &str, _: &()) -> Rule {
     }
 }
 
+/// 64 hexadecimal digits (a SHA-256).
+pub(super) fn sha256_hex(value: &str, _: &()) -> Rule {
+    match value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(()),
+        false => Err(Error::new(
+            "must be the SHA-256 of the token as 64 hex digits (printf %s \"$TOKEN\" | sha256sum), \
+             never the token itself",
+        )),
+    }
+}
+
 /// Empty or a 12-digit account id.
 pub(super) fn optional_account_id(id: &str, ctx: &()) -> Rule {
     match id.is_empty() {

@@ -1,6 +1,6 @@
 //! The operations endpoint: `/healthz` (200 while the process runs), `/readyz` (200 once the
 //! queue, the store and AWS each answered once, 503 before, with what is missing), `/metrics`
-//! (Prometheus text).
+//! (Prometheus text), and the approvals API ([`approvals`], when approvers are configured).
 //!
 //! # Guarantees
 //!
@@ -30,6 +30,8 @@ use axum::Router;
 
 use crate::metrics::Metrics;
 
+pub mod approvals;
+
 /// What `/readyz` waits for. Each flag is set by the part that proved its dependency works.
 #[derive(Debug, Default)]
 pub struct Readiness {
@@ -58,15 +60,19 @@ impl Readiness {
 pub struct Ops {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
+    /// The approvals API; `None`: off (no approver configured).
+    pub approvals: Option<approvals::ApprovalsApi>,
 }
 
 pub fn router(ops: Ops) -> Router {
+    let api = approvals::routes(ops.approvals.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(ops)
+        .merge(api)
 }
 
 /// The largest request body accepted.
@@ -191,6 +197,7 @@ mod tests {
         let ops = Ops {
             metrics: Arc::new(Metrics::new()),
             readiness: Arc::new(Readiness::default()),
+            approvals: None,
         };
         let (trigger, shutdown) = crate::shutdown::channel();
         tokio::spawn(serve(listener, ops, limits, async move {
