@@ -20,6 +20,7 @@ use crate::notify::Outbox;
 use crate::reconcile::{self, Context, StepObserver};
 use crate::shutdown::{self, Shutdown};
 use crate::store::{SqliteStore, Store, StoreError};
+use crate::telemetry::{Exemptions, InternalEvent};
 
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +221,14 @@ async fn sweep_loop<S: Store + 'static>(
     readiness: Arc<Readiness>,
 ) {
     loop {
+        let now = ctx.now();
+        let exemptions = &ctx.config.exemptions;
+        let active = exemptions.iter().filter(|e| e.active(now)).count();
+        Exemptions {
+            active,
+            expired: exemptions.len() - active,
+        }
+        .emit(&ctx.metrics);
         let answered = match reconcile::sweep_once(&ctx, &base).await {
             Ok(outcome) => {
                 tracing::info!(

@@ -135,6 +135,32 @@ enum ApprovalsAction {
     },
 }
 
+/// The configured exemptions in force, for `remediations`.
+fn print_exemptions(config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
+    let now = sagemaker_remediator::clock::now_ms();
+    let active: Vec<_> = config.exemptions.iter().filter(|e| e.active(now)).collect();
+    if active.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nExemptions in the configuration, in force ({}):",
+        active.len()
+    )?;
+    for e in active {
+        let controls = match e.controls.is_empty() {
+            true => "all controls".to_string(),
+            false => sagemaker_remediator::model::ControlId::spaced(&e.controls),
+        };
+        writeln!(
+            out,
+            "  {} [{controls}] until {}: {}",
+            e.arn, e.expires, e.reason
+        )?;
+    }
+    Ok(())
+}
+
 fn parse_filter(s: &str) -> Result<approvals::Filter, String> {
     approvals::Filter::parse(s).ok_or_else(|| {
         format!("`{s}` is not one of pending, approved, rejected, expired, superseded, all")
@@ -302,6 +328,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &mut stdout,
             )
             .context("reading the journal")?;
+            if format == Format::Table {
+                print_exemptions(&config, &mut stdout)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Approvals { action } => {

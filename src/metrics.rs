@@ -63,6 +63,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Notices waiting in the outbox to be sent, by channel (events, findings).",
     ),
     (
+        "smr_exemptions",
+        "gauge",
+        "Exemptions in the configuration, by state (active, expired).",
+    ),
+    (
         "smr_findings_updated_total",
         "counter",
         "Security Hub findings given a workflow status by the write-back, by status.",

@@ -282,6 +282,31 @@ impl InternalEvent for OutboxLength {
     }
 }
 
+/// `smr_exemptions{state}`: the configured exemptions in force and expired.
+#[derive(Debug, Clone, Copy)]
+pub struct Exemptions {
+    pub active: usize,
+    pub expired: usize,
+}
+
+impl InternalEvent for Exemptions {
+    fn emit(self, metrics: &Metrics) {
+        if self.expired > 0 {
+            tracing::warn!(
+                event = "exemptions_expired",
+                expired = self.expired,
+                "configured exemptions past their date no longer apply"
+            );
+        }
+        metrics.set("smr_exemptions", &[("state", "active")], self.active as f64);
+        metrics.set(
+            "smr_exemptions",
+            &[("state", "expired")],
+            self.expired as f64,
+        );
+    }
+}
+
 /// `smr_findings_updated_total{status}`: Security Hub findings given a workflow status, logged
 /// as `findings_updated`.
 #[derive(Debug, Clone, Copy)]
@@ -395,6 +420,11 @@ mod tests {
         }
         .emit(&metrics);
         OutboxLength("events", 2).emit(&metrics);
+        Exemptions {
+            active: 1,
+            expired: 2,
+        }
+        .emit(&metrics);
         FindingsUpdated {
             resource_arn: arn,
             status: "RESOLVED",
@@ -420,6 +450,8 @@ mod tests {
             "smr_notifications_total{result=\"delivered\"} 1",
             "smr_notifications_total{result=\"retried\"} 1",
             "smr_outbox_notices{channel=\"events\"} 2",
+            "smr_exemptions{state=\"expired\"} 2",
+            "smr_exemptions{state=\"active\"} 1",
             "smr_findings_updated_total{status=\"RESOLVED\"} 2",
         ] {
             assert!(text.contains(series), "{series} missing from\n{text}");

@@ -1,6 +1,7 @@
-//! Approvals end to end: "auto in dev, approval in prod" as configured, the daemon as a process,
-//! decisions made with the `approvals` command while it runs, moto's EventBridge and SQS, the
-//! SageMaker simulator counting every call.
+//! Approvals and exemptions end to end: "auto in dev, approval in prod" as configured, the
+//! daemon as a process, decisions made with the `approvals` command and the HTTP API while it
+//! runs, exemptions with a date, moto's EventBridge and SQS, the SageMaker simulator counting
+//! every call.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -427,5 +428,68 @@ async fn the_http_api_refuses_missing_and_wrong_tokens_and_decides_with_a_right_
         !daemon.log_text().contains(token),
         "the token is never logged"
     );
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exemption_holds_until_its_date_and_an_expired_one_no_longer_exempts() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let extra = format!(
+        "\n[[exemptions]]\narn = \"arn:aws:sagemaker:*:{ACCOUNT}:notebook-instance/exempt-*\"\n\
+         controls = [\"SageMaker.3\"]\nreason = \"pilot (TICKET-1)\"\nexpires = \"2999-12-31\"\n\n\
+         [[exemptions]]\narn = \"{}\"\nreason = \"was a pilot\"\nexpires = \"2020-01-31\"\n",
+        arn("expired-nb")
+    );
+    let mut daemon = world.daemon("enforce", &extra, &[]);
+    daemon.wait_ready().await;
+    world.notebook("exempt-nb", true).await;
+    world.notebook("expired-nb", true).await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[
+            family_event("securityhub", "exempt-nb"),
+            family_event("securityhub", "expired-nb"),
+        ])
+        .await;
+    world
+        .wait_journal(Duration::from_secs(60), "the fix of expired-nb", |j| {
+            fixes_of(j, "expired-nb")
+                .iter()
+                .any(|r| r.status == RemediationStatus::Succeeded)
+        })
+        .await;
+    // Both events were taken at once; the exempt one is done by now too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while daemon.metric("smr_remediations_total{control=\"SageMaker.3\",outcome=\"exempt\"}") < 1.0
+    {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(fixes_of(&world.journal(), "exempt-nb").is_empty());
+    assert_eq!(world.describe("exempt-nb").await.1, "Enabled");
+    let calls = world.sim.simulator.calls();
+    assert_eq!(calls.succeeded(STOP), 1, "{calls:?}");
+    assert_eq!(daemon.metric("smr_exemptions{state=\"active\"}"), 1.0);
+    assert_eq!(daemon.metric("smr_exemptions{state=\"expired\"}"), 1.0);
+
+    let listed = world.cli(&["remediations"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("Exemptions in the configuration, in force (1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exempt-* [SageMaker.3] until 2999-12-31: pilot (TICKET-1)"),
+        "{text}"
+    );
+    let checked = world.cli(&["validate-config"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(checked.status.success(), "{said}");
+    assert!(said.contains("exemptions[1].expires"), "{said}");
+    assert!(said.contains("expired on 2020-01-31"), "{said}");
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }

@@ -206,7 +206,8 @@ impl Config {
     /// Legal but probably unintended settings, for `validate-config` to print (they do not stop
     /// the tool): enforce mode with no account opted in, accounts opted in while in audit mode,
     /// SageMaker.6/.7 set to `fix` without a `tag_values` entry for every required tag key (or,
-    /// with no required keys, with no `tag_values` at all while some account is enforced).
+    /// with no required keys, with no `tag_values` at all while some account is enforced),
+    /// exemptions whose date has passed (judged by the system clock).
     /// Sources are not known here; the built-in defaults give no warnings.
     pub fn warnings(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
@@ -218,6 +219,18 @@ impl Config {
             });
         };
         let root = KeyPath::root();
+        let now = crate::clock::now_ms();
+        for (i, e) in self.exemptions.iter().enumerate() {
+            if e.ends_at().is_some_and(|end| end <= now) {
+                warn(
+                    root.key("exemptions").index(i).key("expires"),
+                    format!(
+                        "expired on {}: the exemption of `{}` no longer applies",
+                        e.expires, e.arn
+                    ),
+                );
+            }
+        }
         let opted_in = self.accounts.iter().any(|a| a.enforce);
         match self.mode {
             Mode::Enforce if !opted_in => warn(

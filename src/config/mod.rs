@@ -128,6 +128,9 @@ pub struct Config {
     /// Accounts to audit. Empty means the caller's own account with the default credentials.
     #[garde(dive)]
     pub accounts: Vec<AccountConfig>,
+    /// Resources exempt from some or all controls until a date, besides the exemption tag.
+    #[garde(dive)]
+    pub exemptions: Vec<Exemption>,
 }
 
 /// Whether the remediator may change anything.
@@ -481,6 +484,51 @@ impl ApprovalRule {
                 .tags
                 .iter()
                 .all(|(k, v)| tags.iter().any(|t| &t.key == k && &t.value == v))
+    }
+}
+
+/// An exemption: resources whose ARN matches `arn` are left alone for `controls` until the end
+/// of `expires` (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct Exemption {
+    /// An ARN or a glob of ARNs (`*`, `?`, `[...]`), e.g.
+    /// `arn:aws:sagemaker:*:111122223333:notebook-instance/research-*`.
+    #[garde(custom(rules::arn_glob))]
+    pub arn: String,
+    /// The controls exempted; empty: all eight.
+    #[garde(skip)]
+    pub controls: Vec<ControlId>,
+    /// Why (required; shown in the journal's notes and by `remediations`).
+    #[garde(custom(rules::not_blank))]
+    pub reason: String,
+    /// The last day it applies, `YYYY-MM-DD` (UTC; required). Expired entries stop applying and
+    /// are reported by `validate-config` and the `smr_exemptions{state="expired"}` metric.
+    #[garde(custom(rules::date))]
+    pub expires: String,
+}
+
+impl Exemption {
+    /// The first millisecond it no longer applies (the start of the day after `expires`).
+    pub fn ends_at(&self) -> Option<crate::model::Millis> {
+        let day: jiff::civil::Date = self.expires.parse().ok()?;
+        let next = day.tomorrow().ok()?;
+        let ts = next
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp();
+        Some(ts.as_millisecond())
+    }
+
+    /// Whether it is in force at `now`.
+    pub fn active(&self, now: crate::model::Millis) -> bool {
+        self.ends_at().is_some_and(|end| now < end)
+    }
+
+    /// Whether it covers `control` on the resource `arn` (ignoring its expiry).
+    pub fn covers(&self, arn: &str, control: ControlId) -> bool {
+        (self.controls.is_empty() || self.controls.contains(&control))
+            && glob::Pattern::new(&self.arn).is_ok_and(|p| p.matches(arn))
     }
 }
 

@@ -277,6 +277,29 @@ pub(super) fn event_bus(bus: &str, _: &()) -> Rule {
     }
 }
 
+/// A SageMaker ARN or a glob of them.
+pub(super) fn arn_glob(value: &str, _: &()) -> Rule {
+    if !value.starts_with("arn:") {
+        return Err(Error::new(format!(
+            "must be an ARN or a glob of ARNs starting with `arn:`, found `{value}`"
+        )));
+    }
+    glob::Pattern::new(value)
+        .map(|_| ())
+        .map_err(|e| Error::new(format!("is not a valid glob: {e}")))
+}
+
+/// A calendar date `YYYY-MM-DD`.
+pub(super) fn date(value: &str, _: &()) -> Rule {
+    let ok = value.len() == 10 && value.parse::<jiff::civil::Date>().is_ok();
+    match ok {
+        true => Ok(()),
+        false => Err(Error::new(format!(
+            "must be a date like `2027-03-31`, found `{value}`"
+        ))),
+    }
+}
+
 /// 64 hexadecimal digits (a SHA-256).
 pub(super) fn sha256_hex(value: &str, _: &()) -> Rule {
     match value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {

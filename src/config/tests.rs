@@ -827,7 +827,7 @@ fn new_defaults_are_safe() {
 
 #[test]
 fn default_toml_documents_every_key() {
-    let sections: [(&str, &[&str]); 11] = [
+    let sections: [(&str, &[&str]); 12] = [
         ("", &["mode"]),
         ("controls", fields::<ControlsConfig>()),
         ("remediation", fields::<RemediationConfig>()),
@@ -839,9 +839,10 @@ fn default_toml_documents_every_key() {
         ("aws", fields::<AwsConfig>()),
         ("log", fields::<LogConfig>()),
         ("accounts", fields::<AccountConfig>()),
+        ("exemptions", fields::<Exemption>()),
     ];
     for (section, keys) in sections {
-        if !section.is_empty() && section != "accounts" {
+        if !section.is_empty() && section != "accounts" && section != "exemptions" {
             assert!(
                 DEFAULT_TOML.contains(&format!("\n[{section}]\n")),
                 "[{section}]"
@@ -1594,6 +1595,35 @@ fn approve_is_an_action_for_fixable_controls_only_and_rules_are_checked() {
     );
     assert_eq!(
         err.problems[0].key, "approvals.rules[0].controls[0]",
+        "{err}"
+    );
+}
+
+#[test]
+fn exemptions_are_checked_and_expired_ones_are_warned_about() {
+    let config = load(
+        "[[exemptions]]\narn = \"arn:aws:sagemaker:*:111122223333:notebook-instance/research-*\"\n\
+         controls = [\"SageMaker.3\"]\nreason = \"pilot\"\nexpires = \"2999-12-31\"\n\n\
+         [[exemptions]]\narn = \"arn:aws:sagemaker:us-east-1:111122223333:model/old\"\n\
+         reason = \"retired soon\"\nexpires = \"2020-01-31\"\n",
+    )
+    .unwrap();
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].key, "exemptions[1].expires");
+    assert!(warnings[0].message.contains("expired on 2020-01-31"));
+    let err = errors(
+        "[[exemptions]]\narn = \"notebook/*\"\nreason = \" \"\nexpires = \"31.03.2027\"\n",
+        &[],
+    );
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "exemptions[0].arn",
+            "exemptions[0].expires",
+            "exemptions[0].reason"
+        ],
         "{err}"
     );
 }

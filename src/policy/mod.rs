@@ -26,6 +26,7 @@
 //!   decision [`is_noop`](Decision::is_noop).
 //! - Deterministic: controls are handled in control order, each at most once.
 
+pub mod exemptions;
 pub mod platform;
 pub mod retry;
 mod tags;

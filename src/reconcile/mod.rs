@@ -442,6 +442,14 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     if let Detail::Notebook(n) = &snapshot.detail {
         policy::platform::guard(&mut decision, n.platform_identifier.as_deref());
     }
+    let failed: Vec<ControlId> = evaluations
+        .iter()
+        .filter(|e| e.status == Status::Failed)
+        .map(|e| e.control)
+        .collect();
+    for c in policy::exemptions::apply(&mut decision, &failed, &ctx.config, ctx.now()) {
+        ctx.ended(&resource, c, "exempt");
+    }
     act(ctx, api, &snapshot, &evaluations, &tags, decision).await
 }
 
