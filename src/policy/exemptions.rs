@@ -91,13 +91,15 @@ mod tests {
 
     #[test]
     fn an_exemption_applies_to_its_controls_until_the_end_of_its_last_day() {
-        let mut config = Config::default();
-        config.exemptions = vec![Exemption {
-            arn: "arn:aws:sagemaker:*:111122223333:notebook-instance/research-*".into(),
-            controls: vec![ControlId::SageMaker3, ControlId::SageMaker1],
-            reason: "the research team's pilot".into(),
-            expires: "2027-03-31".into(),
-        }];
+        let mut config = Config {
+            exemptions: vec![Exemption {
+                arn: "arn:aws:sagemaker:*:111122223333:notebook-instance/research-*".into(),
+                controls: vec![ControlId::SageMaker3, ControlId::SageMaker1],
+                reason: "the research team's pilot".into(),
+                expires: "2027-03-31".into(),
+            }],
+            ..Config::default()
+        };
         let failed = [
             ControlId::SageMaker1,
             ControlId::SageMaker3,
