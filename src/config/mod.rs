@@ -131,6 +131,9 @@ pub struct Config {
     /// Resources exempt from some or all controls until a date, besides the exemption tag.
     #[garde(dive)]
     pub exemptions: Vec<Exemption>,
+    /// Maintenance windows: when disruptive steps (a notebook Stop) may start.
+    #[garde(dive)]
+    pub windows: Vec<MaintenanceWindow>,
 }
 
 /// Whether the remediator may change anything.
@@ -484,6 +487,50 @@ impl ApprovalRule {
                 .tags
                 .iter()
                 .all(|(k, v)| tags.iter().any(|t| &t.key == k && &t.value == v))
+    }
+}
+
+/// A maintenance window for the resources it selects (every given selector must match; an
+/// empty one matches everything). Resources no window selects are not restricted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, SmartDefault, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceWindow {
+    /// Weekly, `Sat 22:00-Sun 04:00`, or daily, `22:00-04:00`, in `time_zone` (required).
+    #[garde(custom(rules::window))]
+    pub when: String,
+    /// An IANA time zone, e.g. `Europe/Berlin`; daylight saving time is followed.
+    #[default("UTC".to_string())]
+    #[garde(custom(rules::time_zone))]
+    pub time_zone: String,
+    /// Account ids; empty: every account.
+    #[garde(inner(custom(rules::account_id)))]
+    pub accounts: Vec<String>,
+    /// Tags the resource must carry with these values, e.g. `{ env = "prod" }`.
+    #[garde(skip)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The windows that apply to a resource of `account` carrying `tags`, parsed.
+    pub fn windows_for(
+        &self,
+        account: &str,
+        tags: &[crate::model::Tag],
+    ) -> Vec<(crate::policy::windows::Spec, jiff::tz::TimeZone)> {
+        self.windows
+            .iter()
+            .filter(|w| w.accounts.is_empty() || w.accounts.iter().any(|a| a == account))
+            .filter(|w| {
+                w.tags
+                    .iter()
+                    .all(|(k, v)| tags.iter().any(|t| &t.key == k && &t.value == v))
+            })
+            .filter_map(|w| {
+                let spec = crate::policy::windows::parse(&w.when).ok()?;
+                let tz = jiff::tz::TimeZone::get(&w.time_zone).ok()?;
+                Some((spec, tz))
+            })
+            .collect()
     }
 }
 

@@ -289,6 +289,22 @@ pub(super) fn arn_glob(value: &str, _: &()) -> Rule {
         .map_err(|e| Error::new(format!("is not a valid glob: {e}")))
 }
 
+/// A maintenance window's `when`.
+pub(super) fn window(value: &str, _: &()) -> Rule {
+    crate::policy::windows::parse(value)
+        .map(|_| ())
+        .map_err(Error::new)
+}
+
+/// An IANA time zone name.
+pub(super) fn time_zone(value: &str, _: &()) -> Rule {
+    jiff::tz::TimeZone::get(value).map(|_| ()).map_err(|_| {
+        Error::new(format!(
+            "`{value}` is not a known time zone (IANA names like `Europe/Berlin` or `UTC`)"
+        ))
+    })
+}
+
 /// A calendar date `YYYY-MM-DD`.
 pub(super) fn date(value: &str, _: &()) -> Rule {
     let ok = value.len() == 10 && value.parse::<jiff::civil::Date>().is_ok();

@@ -827,7 +827,7 @@ fn new_defaults_are_safe() {
 
 #[test]
 fn default_toml_documents_every_key() {
-    let sections: [(&str, &[&str]); 12] = [
+    let sections: [(&str, &[&str]); 13] = [
         ("", &["mode"]),
         ("controls", fields::<ControlsConfig>()),
         ("remediation", fields::<RemediationConfig>()),
@@ -840,9 +840,10 @@ fn default_toml_documents_every_key() {
         ("log", fields::<LogConfig>()),
         ("accounts", fields::<AccountConfig>()),
         ("exemptions", fields::<Exemption>()),
+        ("windows", fields::<MaintenanceWindow>()),
     ];
     for (section, keys) in sections {
-        if !section.is_empty() && section != "accounts" && section != "exemptions" {
+        if !section.is_empty() && !["accounts", "exemptions", "windows"].contains(&section) {
             assert!(
                 DEFAULT_TOML.contains(&format!("\n[{section}]\n")),
                 "[{section}]"
@@ -1626,4 +1627,21 @@ fn exemptions_are_checked_and_expired_ones_are_warned_about() {
         ],
         "{err}"
     );
+}
+
+#[test]
+fn maintenance_windows_are_checked() {
+    let config = load(
+        "[[windows]]\nwhen = \"Sat 22:00-Sun 04:00\"\ntime_zone = \"Europe/Berlin\"\ntags = { env = \"prod\" }\n",
+    )
+    .unwrap();
+    let prod = [crate::model::Tag::new("env", "prod")];
+    assert_eq!(config.windows_for("111122223333", &prod).len(), 1);
+    assert!(config.windows_for("111122223333", &[]).is_empty());
+    let err = errors(
+        "[[windows]]\nwhen = \"Sat 22:00-04:00\"\ntime_zone = \"Mars/Olympus\"\n",
+        &[],
+    );
+    let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["windows[0].time_zone", "windows[0].when"], "{err}");
 }

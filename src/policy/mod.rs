@@ -30,6 +30,7 @@ pub mod exemptions;
 pub mod platform;
 pub mod retry;
 mod tags;
+pub mod windows;
 
 use serde::Serialize;
 

@@ -509,6 +509,11 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
                     }
                 }
             };
+            if let Some(start) = window_wait(ctx, snapshot, tags) {
+                return Ok(Next::RequeueAfter(Duration::from_millis(
+                    u64::try_from(start.saturating_sub(ctx.now())).unwrap_or(0),
+                )));
+            }
             let state = NotebookState::new(ctx.now());
             let state_json = notebook_fix::FixRecord::json(plan, &state);
             let id = ctx.begin(resource, &controls, NOTEBOOK_FIX, false, &state_json)?;
@@ -519,6 +524,39 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
         }
     }
     Ok(Next::Done)
+}
+
+/// When the notebook fix may start, if a maintenance window that applies is closed now and the
+/// fix would stop a running notebook (a stopped one is not disrupted, so it does not wait).
+fn window_wait<S: Store, C: ClientFactory>(
+    ctx: &Context<S, C>,
+    snapshot: &Snapshot,
+    tags: &[Tag],
+) -> Option<Millis> {
+    let Detail::Notebook(n) = &snapshot.detail else {
+        return None;
+    };
+    if matches!(
+        n.status,
+        crate::model::NotebookStatus::Stopped | crate::model::NotebookStatus::Failed
+    ) {
+        return None;
+    }
+    let resource = &snapshot.resource;
+    let windows = ctx.config.windows_for(&resource.account, tags);
+    let start = policy::windows::wait_until(&windows, ctx.now())?;
+    let until = crate::journal::time(start);
+    tracing::info!(event = "waiting_for_window", resource_arn = %resource.arn, until = %until, "the fix stops a running notebook: it starts when a maintenance window opens");
+    RemediationHeld {
+        resource_arn: &resource.arn,
+        kind: NOTEBOOK_FIX.as_str(),
+        reason: "maintenance-window",
+        failures: 0,
+        until: &until,
+        last_failure: "",
+    }
+    .emit(&ctx.metrics);
+    Some(start)
 }
 
 /// The journal kind of the in-place notebook fix.

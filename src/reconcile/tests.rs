@@ -842,3 +842,52 @@ async fn approval_requests_expire_rejections_hold_until_the_reask_and_an_approva
     );
     run.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fix_outside_its_maintenance_window_waits_and_runs_when_the_window_opens() {
+    let mut h = Harness::new(1);
+    // A daily window in UTC from two hours from now, for an hour.
+    let now = Clock::tokio().now();
+    let hhmm = |ms: Millis| {
+        let t = jiff::Timestamp::from_millisecond(ms)
+            .unwrap()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    };
+    let start = now + 2 * 3_600_000;
+    h.config.windows = vec![crate::config::MaintenanceWindow {
+        when: format!("{}-{}", hhmm(start), hhmm(start + 3_600_000)),
+        ..Default::default()
+    }];
+    h.fake.add("windowed", NotebookStatus::InService, "Enabled");
+    h.fake.add("stopped", NotebookStatus::Stopped, "Enabled");
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    h.trigger(ctx, "windowed", "e1");
+    h.trigger(ctx, "stopped", "e2");
+    // A stopped notebook is not disrupted: its fix does not wait.
+    until(
+        Duration::from_secs(60),
+        "the stopped notebook's fix",
+        || finished(&h, "stopped", RemediationStatus::Succeeded),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(h.journal("windowed").is_empty());
+    assert_eq!(h.fake.calls(STOP), 0, "nothing stopped outside the window");
+    assert!(
+        ctx.metrics.get(
+            "smr_remediations_held_total",
+            &[("reason", "maintenance-window")]
+        ) >= 1.0
+    );
+    // Within a minute of the window opening (the start is rounded down to the minute).
+    tokio::time::sleep(Duration::from_secs(2 * 3600 - 120)).await;
+    assert!(h.journal("windowed").is_empty());
+    until(Duration::from_secs(300), "the fix in the window", || {
+        finished(&h, "windowed", RemediationStatus::Succeeded)
+    })
+    .await;
+    assert_eq!(h.fake.calls(STOP), 1);
+    run.stop().await;
+}
