@@ -264,6 +264,7 @@ fn daemon_overhead() {
 accounts = [{{id = "{ACCOUNT}", enforce = true, regions = ["{REGION}"]}}]
 remediation = {{poll_interval_secs = 1, max_poll_interval_secs = 1}}
 aws = {{requests_per_second = 1000.0}}
+limits = {{notebook_fixes_per_hour = 10000, notebook_fixes_at_once = 1000}}
 [daemon]
 sweep_interval_secs = 0
 listen = "127.0.0.1:0"

@@ -410,6 +410,8 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     config.daemon.sweep_interval_secs = 0;
     config.daemon.listen = "127.0.0.1:0".to_string();
     config.daemon.error_backoff_secs = 1;
+    // All three notebook fixes at once, so the demo takes seconds.
+    config.limits.notebook_fixes_at_once = 8;
     // Outcomes go to an EventBridge bus: the simulator answers PutEvents too.
     config.notifications.event_bus = DEMO_BUS.to_string();
     // And onto the Security Hub findings.

@@ -12,7 +12,7 @@ use sagemaker_remediator::audit::{self, Progress};
 use sagemaker_remediator::config::{Config, LogFormat};
 #[cfg(feature = "sim")]
 use sagemaker_remediator::sim::{SimConfig, Simulator};
-use sagemaker_remediator::store::{SqliteStore, StoreError, Verdict};
+use sagemaker_remediator::store::{SqliteStore, Store, StoreError, Verdict};
 use sagemaker_remediator::{approvals, aws, daemon, journal};
 #[cfg(feature = "sim")]
 use sagemaker_remediator::{demo, shutdown};
@@ -70,6 +70,12 @@ enum Command {
     Approvals {
         #[command(subcommand)]
         action: ApprovalsAction,
+    },
+    /// Enforcement per account: `enforcement resume ACCOUNT` ends a pause of the hourly limit
+    /// on notebook fixes (limits.notebook_fixes_per_hour) before the hour is over.
+    Enforcement {
+        #[command(subcommand)]
+        action: EnforcementAction,
     },
     /// Show what the tool does, with no AWS account: starts a built-in SageMaker simulator,
     /// seeds a small fleet with compliant and violating resources, audits it, then runs the
@@ -159,6 +165,15 @@ fn print_exemptions(config: &Config, out: &mut dyn Write) -> std::io::Result<()>
         )?;
     }
     Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+enum EnforcementAction {
+    /// Resume enforcement in a paused account now.
+    Resume {
+        /// The 12-digit account id.
+        account: String,
+    },
 }
 
 fn parse_filter(s: &str) -> Result<approvals::Filter, String> {
@@ -330,8 +345,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .context("reading the journal")?;
             if format == Format::Table {
                 print_exemptions(&config, &mut stdout)?;
+                let now = sagemaker_remediator::clock::now_ms();
+                for p in store.pauses()? {
+                    if p.until > now && p.resumed_at.is_none() {
+                        writeln!(
+                            stdout,
+                            "\nEnforcement paused in {}: {}",
+                            p.account, p.reason
+                        )?;
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Enforcement {
+            action: EnforcementAction::Resume { account },
+        } => {
+            let store = SqliteStore::open_existing(&config.daemon.store_path)?;
+            let now = sagemaker_remediator::clock::now_ms();
+            if sagemaker_remediator::reconcile::limits::resume(&store, &account, now)? {
+                println!("enforcement in {account} resumed");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: enforcement in {account} is not paused");
+                Ok(ExitCode::from(2))
+            }
         }
         Command::Approvals { action } => {
             let store = SqliteStore::open_existing(&config.daemon.store_path)?;

@@ -63,6 +63,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Notices waiting in the outbox to be sent, by channel (events, findings).",
     ),
     (
+        "smr_enforcement_paused",
+        "gauge",
+        "1 while enforcement in an account is paused by the hourly limit on notebook fixes, by account.",
+    ),
+    (
         "smr_exemptions",
         "gauge",
         "Exemptions in the configuration, by state (active, expired).",

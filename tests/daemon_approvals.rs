@@ -493,3 +493,72 @@ async fn an_exemption_holds_until_its_date_and_an_expired_one_no_longer_exempts(
     assert!(said.contains("expired on 2020-01-31"), "{said}");
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hourly_limit_pauses_the_account_and_enforcement_resume_ends_the_pause() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon(
+        "enforce",
+        "",
+        &[
+            ("SMR_LIMITS__NOTEBOOK_FIXES_PER_HOUR", "1"),
+            ("SMR_LIMITS__NOTEBOOK_FIXES_AT_ONCE", "1"),
+        ],
+    );
+    daemon.wait_ready().await;
+    world.notebook("first-nb", true).await;
+    world.notebook("second-nb", true).await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[
+            family_event("securityhub", "first-nb"),
+            family_event("securityhub", "second-nb"),
+        ])
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while daemon.metric(&format!("smr_enforcement_paused{{account=\"{ACCOUNT}\"}}")) != 1.0 {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fixed = |j: &[Remediation]| {
+        ["first-nb", "second-nb"]
+            .iter()
+            .filter(|n| {
+                fixes_of(j, n)
+                    .iter()
+                    .any(|r| r.status == RemediationStatus::Succeeded)
+            })
+            .count()
+    };
+    world
+        .wait_journal(Duration::from_secs(60), "one fix", |j| fixed(j) == 1)
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        fixed(&world.journal()),
+        1,
+        "the second waits for the next hour"
+    );
+    assert_eq!(world.sim.simulator.calls().succeeded(STOP), 1);
+    let listed = world.cli(&["remediations"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout)
+            .contains(&format!("Enforcement paused in {ACCOUNT}")),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+
+    let out = world.cli(&["enforcement", "resume", ACCOUNT]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    world
+        .wait_journal(Duration::from_secs(60), "both fixes", |j| fixed(j) == 2)
+        .await;
+    assert_eq!(world.sim.simulator.calls().succeeded(STOP), 2);
+    let again = world.cli(&["enforcement", "resume", ACCOUNT]);
+    assert_eq!(again.status.code(), Some(2), "not paused any more");
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}

@@ -134,6 +134,9 @@ pub struct Config {
     /// Maintenance windows: when disruptive steps (a notebook Stop) may start.
     #[garde(dive)]
     pub windows: Vec<MaintenanceWindow>,
+    /// Blast-radius limits on notebook fixes per account.
+    #[garde(dive)]
+    pub limits: LimitsConfig,
 }
 
 /// Whether the remediator may change anything.
@@ -488,6 +491,22 @@ impl ApprovalRule {
                 .iter()
                 .all(|(k, v)| tags.iter().any(|t| &t.key == k && &t.value == v))
     }
+}
+
+/// Blast-radius limits: how many notebook fixes (each stops a running notebook) the daemon
+/// starts per account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Notebook fixes started per account in one clock hour (UTC), 1 to 10000. When reached,
+    /// enforcement in that account pauses until the next hour (or `enforcement resume`).
+    #[default(5)]
+    #[garde(custom(within(1, 10_000)))]
+    pub notebook_fixes_per_hour: u64,
+    /// Notebook fixes running at once per account, 1 to 1000; more wait their turn.
+    #[default(2)]
+    #[garde(custom(within(1, 1000)))]
+    pub notebook_fixes_at_once: u64,
 }
 
 /// A maintenance window for the resources it selects (every given selector must match; an

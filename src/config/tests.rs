@@ -827,7 +827,7 @@ fn new_defaults_are_safe() {
 
 #[test]
 fn default_toml_documents_every_key() {
-    let sections: [(&str, &[&str]); 13] = [
+    let sections: [(&str, &[&str]); 14] = [
         ("", &["mode"]),
         ("controls", fields::<ControlsConfig>()),
         ("remediation", fields::<RemediationConfig>()),
@@ -841,6 +841,7 @@ fn default_toml_documents_every_key() {
         ("accounts", fields::<AccountConfig>()),
         ("exemptions", fields::<Exemption>()),
         ("windows", fields::<MaintenanceWindow>()),
+        ("limits", fields::<LimitsConfig>()),
     ];
     for (section, keys) in sections {
         if !section.is_empty() && !["accounts", "exemptions", "windows"].contains(&section) {

@@ -24,6 +24,7 @@
 
 mod approval;
 mod flag;
+pub mod limits;
 mod notebook_fix;
 pub mod scheduler;
 pub mod sweep;
@@ -509,7 +510,11 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
                     }
                 }
             };
-            if let Some(start) = window_wait(ctx, snapshot, tags) {
+            let start = match window_wait(ctx, snapshot, tags) {
+                Some(start) => Some(start),
+                None => limits::wait(ctx, resource)?,
+            };
+            if let Some(start) = start {
                 return Ok(Next::RequeueAfter(Duration::from_millis(
                     u64::try_from(start.saturating_sub(ctx.now())).unwrap_or(0),
                 )));

@@ -276,6 +276,9 @@ fn config() -> Config {
     config.remediation.poll_interval_secs = 1;
     config.remediation.max_poll_interval_secs = 1;
     config.daemon.claim_ttl_secs = 6;
+    // Many fixes at once here; the limits have their own test.
+    config.limits.notebook_fixes_per_hour = 10_000;
+    config.limits.notebook_fixes_at_once = 1_000;
     config.daemon.shutdown_grace_secs = 5;
     config
 }
@@ -890,4 +893,91 @@ async fn a_fix_outside_its_maintenance_window_waits_and_runs_when_the_window_ope
     .await;
     assert_eq!(h.fake.calls(STOP), 1);
     run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_hourly_limit_pauses_enforcement_in_the_account_until_the_next_hour() {
+    let mut h = Harness::new(1);
+    h.config.limits.notebook_fixes_per_hour = 2;
+    h.config.limits.notebook_fixes_at_once = 1;
+    for n in ["l1", "l2", "l3"] {
+        h.fake.add(n, NotebookStatus::InService, "Enabled");
+    }
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    // Start at the top of an hour, so the next hour is an hour away.
+    let now = ctx.now();
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(3_600_000 - now.rem_euclid(3_600_000)).unwrap(),
+    ))
+    .await;
+    for n in ["l1", "l2", "l3"] {
+        h.trigger(ctx, n, n);
+    }
+    until(Duration::from_secs(600), "two fixes", || {
+        ["l1", "l2", "l3"]
+            .iter()
+            .filter(|n| finished(&h, n, RemediationStatus::Succeeded))
+            .count()
+            == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.fix_calls(), (2, 2, 2), "the third waits");
+    let pause = h.store.pause(ACCOUNT).unwrap().unwrap();
+    assert!(pause.reason.contains("enforcement paused"), "{pause:?}");
+    assert_eq!(
+        ctx.metrics
+            .get("smr_enforcement_paused", &[("account", ACCOUNT)]),
+        1.0
+    );
+    let kinds: Vec<String> = outbox(&h).into_iter().map(|(t, _, _)| t).collect();
+    assert_eq!(
+        kinds.iter().filter(|t| *t == "Enforcement Paused").count(),
+        1,
+        "{kinds:?}"
+    );
+    // The next hour: the third is fixed.
+    until(Duration::from_secs(3700), "the third fix", || {
+        h.fix_calls().0 == 3
+    })
+    .await;
+    until(Duration::from_secs(300), "all fixed", || {
+        ["l1", "l2", "l3"]
+            .iter()
+            .all(|n| finished(&h, n, RemediationStatus::Succeeded))
+    })
+    .await;
+    run.stop().await;
+}
+
+#[test]
+fn resuming_ends_a_pause_and_forgives_the_fixes_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    assert!(
+        !limits::resume(&store, ACCOUNT, 1_000).unwrap(),
+        "not paused"
+    );
+    store
+        .save_pause(
+            &crate::store::Pause {
+                account: ACCOUNT.into(),
+                until: 5_000,
+                reason: "limit".into(),
+                at: 500,
+                resumed_at: None,
+            },
+            &[],
+        )
+        .unwrap();
+    assert!(limits::resume(&store, ACCOUNT, 1_000).unwrap());
+    assert_eq!(
+        store.pause(ACCOUNT).unwrap().unwrap().resumed_at,
+        Some(1_000)
+    );
+    assert!(
+        !limits::resume(&store, ACCOUNT, 1_001).unwrap(),
+        "resumed already"
+    );
 }

@@ -181,6 +181,19 @@ pub enum Hold {
     Quiet { until: Millis },
 }
 
+/// Enforcement paused for an account (the blast-radius limit was reached).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub account: String,
+    /// Fixes start again from then on.
+    pub until: Millis,
+    pub reason: String,
+    pub at: Millis,
+    /// When an operator resumed it early (`enforcement resume`): fixes started before do not
+    /// count against the limit any more.
+    pub resumed_at: Option<Millis>,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -466,6 +479,20 @@ pub trait Store: Send + Sync {
     ///
     /// [`StoreError::Conflict`] when it is not approved or already used.
     fn use_approval(&self, id: i64, remediation_id: i64) -> Result<(), StoreError>;
+
+    /// Non-dry-run notebook fixes of `account`: how many started at or after `since`, and how
+    /// many are running now.
+    fn notebook_fixes(&self, account: &str, since: Millis) -> Result<(u64, u64), StoreError>;
+
+    /// The last pause of `account`'s enforcement, if any (it may be over).
+    fn pause(&self, account: &str) -> Result<Option<Pause>, StoreError>;
+
+    /// Every recorded pause, by account.
+    fn pauses(&self) -> Result<Vec<Pause>, StoreError>;
+
+    /// Records a pause (replacing the account's last one), with `notices` in the same
+    /// transaction.
+    fn save_pause(&self, pause: &Pause, notices: &[Notice]) -> Result<(), StoreError>;
 
     /// A cheap round trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;

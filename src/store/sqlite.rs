@@ -25,8 +25,8 @@ use schema::*;
 
 use super::{
     Approval, ApprovalState, Channel, Failure, Flag, Millis, NewApproval, NewRemediation, Notice,
-    OutboxEntry, Pending, Remediation, RemediationKind, RemediationStatus, StepRecord, Store,
-    StoreError, Verdict,
+    OutboxEntry, Pause, Pending, Remediation, RemediationKind, RemediationStatus, StepRecord,
+    Store, StoreError, Verdict,
 };
 use crate::events::Trigger;
 
@@ -829,12 +829,77 @@ impl Store for SqliteStore {
         tx.commit().map_err(|e| self.sql(e))
     }
 
+    fn notebook_fixes(&self, account: &str, since: Millis) -> Result<(u64, u64), StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT \
+               COALESCE(SUM(created_at >= ?2), 0), \
+               COALESCE(SUM(status = 'running'), 0) \
+             FROM remediations \
+             WHERE account = ?1 AND kind = 'notebook-fix' AND dry_run = 0 \
+               AND (created_at >= ?2 OR status = 'running')",
+            params![account, since],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(|e| self.sql(e))
+    }
+
+    fn pause(&self, account: &str) -> Result<Option<Pause>, StoreError> {
+        let body: Option<String> = {
+            let conn = self.lock();
+            conn.query_row(
+                "SELECT body FROM pauses WHERE account = ?1",
+                [account],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?
+        };
+        body.map(|b| decode_pause(account, &b)).transpose()
+    }
+
+    fn pauses(&self) -> Result<Vec<Pause>, StoreError> {
+        let rows: Vec<(String, String)> = {
+            let conn = self.lock();
+            let mut stmt = conn
+                .prepare("SELECT account, body FROM pauses ORDER BY account")
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.sql(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
+        };
+        rows.iter().map(|(a, b)| decode_pause(a, b)).collect()
+    }
+
+    fn save_pause(&self, pause: &Pause, notices: &[Notice]) -> Result<(), StoreError> {
+        let body = serde_json::to_string(pause).unwrap_or_default();
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO pauses (account, body) VALUES (?1, ?2)",
+            params![pause.account, body],
+        )
+        .map_err(|e| self.sql(e))?;
+        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         let conn = self.lock();
         conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
+}
+
+fn decode_pause(account: &str, body: &str) -> Result<Pause, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: format!("pause of {account}"),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]

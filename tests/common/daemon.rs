@@ -113,6 +113,11 @@ poll_interval_secs = 1
 max_poll_interval_secs = 1
 tag_values = {{ owner = "unassigned" }}
 
+[limits]
+# The tests fix many notebooks at once; the blast-radius limits have their own tests.
+notebook_fixes_per_hour = 10000
+notebook_fixes_at_once = 1000
+
 [daemon]
 queue_url = "{queue}"
 store_path = "{store}"

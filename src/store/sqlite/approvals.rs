@@ -1,5 +1,6 @@
 //! The approvals table of the SQLite store: one row per request, its record as JSON beside the
-//! columns it is looked up by.
+//! columns it is looked up by. The same schema step adds the enforcement pauses (one row per
+//! account, written by `save_pause` in `sqlite.rs`).
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -17,6 +18,11 @@ CREATE TABLE IF NOT EXISTS approvals (
 );
 CREATE INDEX IF NOT EXISTS approvals_by_arn ON approvals (arn, kind, id);
 CREATE INDEX IF NOT EXISTS approvals_by_state ON approvals (state, id);
+
+CREATE TABLE IF NOT EXISTS pauses (
+    account TEXT NOT NULL PRIMARY KEY,
+    body    TEXT NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// A row as stored: its id and its JSON record.
