@@ -158,7 +158,7 @@ fn event_handling() {
         let start = Instant::now();
         for body in &bodies {
             match std::hint::black_box(events::parse(body)) {
-                Ok(Parsed::Triggers(_)) => seen.valid += 1,
+                Ok(Parsed::Triggers(_) | Parsed::Activity(_)) => seen.valid += 1,
                 Ok(Parsed::Irrelevant { .. }) => seen.irrelevant += 1,
                 Err(_) => seen.malformed += 1,
             }

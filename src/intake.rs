@@ -86,6 +86,21 @@ pub fn handle<S: Store>(store: &S, body: &str) -> Disposition {
                 },
             }
         }
+        Ok(Parsed::Activity(used)) => {
+            let mut result = Ok(());
+            for a in &used {
+                result = result.and(store.record_activity(&a.arn, a.at));
+            }
+            match result {
+                Ok(()) => Disposition::Recorded {
+                    family: "cloudtrail",
+                    triggers: 0,
+                },
+                Err(e) => Disposition::StoreFailed {
+                    reason: e.to_string(),
+                },
+            }
+        }
         Ok(Parsed::Irrelevant { family, reason }) => Disposition::Irrelevant {
             family: family.map(|f| f.as_str()).unwrap_or("other"),
             reason,

@@ -35,7 +35,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "smr_remediations_held_total",
         "counter",
-        "Fixes not started because of a remembered failure, by reason (retry-later, needs-person, quiet-period, maintenance-window).",
+        "Fixes not started because of a remembered failure, by reason (retry-later, needs-person, quiet-period, maintenance-window, in-use).",
     ),
     (
         "smr_workflow_retries_total",

@@ -562,3 +562,55 @@ async fn the_hourly_limit_pauses_the_account_and_enforcement_resume_ends_the_pau
     assert_eq!(again.status.code(), Some(2), "not paused any more");
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notebook_opened_a_minute_ago_is_not_stopped() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let mut daemon = world.daemon("enforce", "", &[]);
+    daemon.wait_ready().await;
+    world.notebook("busy-nb", true).await;
+    world.notebook("idle-nb", true).await;
+    world.sim.simulator.reset_calls();
+    // Someone opened busy-nb in the console a minute ago (CloudTrail, through EventBridge).
+    let (source, detail_type, mut opened) = family_event("cloudtrail", "busy-nb");
+    opened["eventName"] = "CreatePresignedNotebookInstanceUrl".into();
+    let minute_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    opened["eventTime"] = minute_ago.to_string().into();
+    world.put_events(&[(source, detail_type, opened)]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.metric("smr_events_received_total{family=\"cloudtrail\",outcome=\"triggered\"}")
+        < 1.0
+    {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    world
+        .put_events(&[
+            family_event("securityhub", "busy-nb"),
+            family_event("securityhub", "idle-nb"),
+        ])
+        .await;
+    world
+        .wait_journal(Duration::from_secs(60), "the idle notebook's fix", |j| {
+            fixes_of(j, "idle-nb")
+                .iter()
+                .any(|r| r.status == RemediationStatus::Succeeded)
+        })
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while daemon.metric("smr_remediations_held_total{reason=\"in-use\"}") < 1.0 {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(fixes_of(&world.journal(), "busy-nb").is_empty());
+    assert_eq!(
+        world.describe("busy-nb").await,
+        ("InService".to_string(), "Enabled".to_string())
+    );
+    assert_eq!(
+        world.sim.simulator.calls().succeeded(STOP),
+        1,
+        "only idle-nb"
+    );
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}

@@ -317,6 +317,11 @@ pub struct RemediationConfig {
     #[default(3)]
     #[garde(custom(within(1, MAX_UPDATE_ATTEMPTS)))]
     pub max_failed_fixes: u32,
+    /// After someone opened a notebook (CloudTrail `CreatePresignedNotebookInstanceUrl`), how
+    /// long a fix that would stop it waits, in seconds (0 to 30 days; 0: it does not wait).
+    #[default(3600)]
+    #[garde(custom(within(0, MAX_RETRY_SECS)))]
+    pub quiet_after_use_secs: u64,
     /// After someone started a notebook that our fix held stopped, how long no disruptive fix
     /// touches that notebook, in seconds (0 to 30 days).
     #[default(86_400)]

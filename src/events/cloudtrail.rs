@@ -47,6 +47,9 @@ pub(super) fn parse(env: &Envelope) -> Result<Parsed, ParseError> {
             .map_or_else(|| code.to_string(), str::to_string);
         return Ok(FAMILY.irrelevant(format!("{event_name} failed with {code}")));
     }
+    if event_name == "CreatePresignedNotebookInstanceUrl" {
+        return activity(env);
+    }
     let Some(target) = target(event_name) else {
         return Ok(FAMILY.irrelevant(format!("{event_name} is not a call worth a look")));
     };
@@ -82,6 +85,33 @@ pub(super) fn parse(env: &Envelope) -> Result<Parsed, ParseError> {
         }
     };
     Ok(Parsed::Triggers(vec![trigger]))
+}
+
+/// Someone asked for a URL to open a notebook (the console's "Open JupyterLab" does): the
+/// notebook is in use from `eventTime` on.
+fn activity(env: &Envelope) -> Result<Parsed, ParseError> {
+    let d = env.detail;
+    let key = "notebookInstanceName";
+    let params = d
+        .get("requestParameters")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| FAMILY.missing("detail.requestParameters"))?;
+    let name = param(params, key)
+        .ok_or_else(|| FAMILY.missing(&format!("detail.requestParameters.{key}")))?;
+    let account = str_at(d, &["recipientAccountId"])
+        .or(str_at(d, &["userIdentity", "accountId"]))
+        .or(env.account)
+        .ok_or_else(|| FAMILY.missing("detail.recipientAccountId"))?;
+    let region = str_at(d, &["awsRegion"])
+        .or(env.region)
+        .ok_or_else(|| FAMILY.missing("detail.awsRegion"))?;
+    let at = str_at(d, &["eventTime"])
+        .ok_or_else(|| FAMILY.missing("detail.eventTime"))?
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| FAMILY.missing("detail.eventTime (an RFC 3339 time)"))?
+        .as_millisecond();
+    let arn = super::arn(ResourceType::NotebookInstance, region, account, name);
+    Ok(Parsed::Activity(vec![super::Activity { arn, at }]))
 }
 
 /// A request parameter by its lower camel case key (as CloudTrail records it; inferred), or
@@ -237,5 +267,32 @@ mod tests {
                 field: "detail.requestParameters.notebookInstanceName".into()
             })
         );
+    }
+
+    #[test]
+    fn opening_a_notebook_is_recorded_as_activity_not_as_a_trigger() {
+        let body = edit(
+            CREATE,
+            "/detail/eventName",
+            Some(json!("CreatePresignedNotebookInstanceUrl")),
+        );
+        let body = edit(
+            &body,
+            "/detail/eventTime",
+            Some(json!("2026-12-04T10:00:00Z")),
+        );
+        match parse(&body).unwrap() {
+            super::super::Parsed::Activity(used) => {
+                assert_eq!(used.len(), 1);
+                assert!(
+                    used[0].arn.ends_with(":notebook-instance/ds-team-notebook"),
+                    "{used:?}"
+                );
+                assert_eq!(used[0].at, 1_796_378_400_000);
+            }
+            other => panic!("expected activity, got {other:?}"),
+        }
+        let no_time = edit(&body, "/detail/eventTime", None);
+        assert!(matches!(parse(&no_time), Err(ParseError::Missing { .. })));
     }
 }

@@ -111,11 +111,22 @@ pub struct Trigger {
 pub enum Parsed {
     /// Never empty: an event that yields nothing is `Irrelevant`.
     Triggers(Vec<Trigger>),
+    /// Someone opened notebooks (CloudTrail `CreatePresignedNotebookInstanceUrl`): disruptive
+    /// fixes wait until they have been quiet for a while. Never empty.
+    Activity(Vec<Activity>),
     /// A well-formed event that concerns nothing this daemon remedies.
     Irrelevant {
         family: Option<Family>,
         reason: String,
     },
+}
+
+/// A notebook someone opened, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Canonical ARN, see [`arn`].
+    pub arn: String,
+    pub at: crate::model::Millis,
 }
 
 /// Malformed input: the consumer leaves such a message for the dead-letter queue.

@@ -510,7 +510,7 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
                     }
                 }
             };
-            let start = match window_wait(ctx, snapshot, tags) {
+            let start = match disruption_wait(ctx, snapshot, tags)? {
                 Some(start) => Some(start),
                 None => limits::wait(ctx, resource)?,
             };
@@ -531,37 +531,60 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
     Ok(Next::Done)
 }
 
-/// When the notebook fix may start, if a maintenance window that applies is closed now and the
-/// fix would stop a running notebook (a stopped one is not disrupted, so it does not wait).
-fn window_wait<S: Store, C: ClientFactory>(
+/// When the notebook fix may start, if it would stop a running notebook (a stopped one is not
+/// disrupted, so it does not wait) and someone used the notebook within
+/// `remediation.quiet_after_use_secs`, or a maintenance window that applies is closed now.
+fn disruption_wait<S: Store, C: ClientFactory>(
     ctx: &Context<S, C>,
     snapshot: &Snapshot,
     tags: &[Tag],
-) -> Option<Millis> {
+) -> Result<Option<Millis>, ReconcileError> {
     let Detail::Notebook(n) = &snapshot.detail else {
-        return None;
+        return Ok(None);
     };
     if matches!(
         n.status,
         crate::model::NotebookStatus::Stopped | crate::model::NotebookStatus::Failed
     ) {
-        return None;
+        return Ok(None);
     }
     let resource = &snapshot.resource;
-    let windows = ctx.config.windows_for(&resource.account, tags);
-    let start = policy::windows::wait_until(&windows, ctx.now())?;
+    let now = ctx.now();
+    let key = crate::events::arn(
+        resource.resource_type,
+        &resource.region,
+        &resource.account,
+        &resource.name,
+    );
+    let quiet = i64::try_from(ctx.config.remediation.quiet_after_use_secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    let used = ctx
+        .store
+        .last_activity(&key)
+        .map_err(ctx.store_err(&resource.arn))?;
+    let (start, reason) = match used.map(|at| at.saturating_add(quiet)).filter(|t| *t > now) {
+        Some(quiet_from) => (quiet_from, "in-use"),
+        None => {
+            let windows = ctx.config.windows_for(&resource.account, tags);
+            match policy::windows::wait_until(&windows, now) {
+                Some(start) => (start, "maintenance-window"),
+                None => return Ok(None),
+            }
+        }
+    };
     let until = crate::journal::time(start);
-    tracing::info!(event = "waiting_for_window", resource_arn = %resource.arn, until = %until, "the fix stops a running notebook: it starts when a maintenance window opens");
+    tracing::info!(event = "fix_waits", resource_arn = %resource.arn, reason, until = %until, "the fix would stop a running notebook: it starts later");
     RemediationHeld {
         resource_arn: &resource.arn,
         kind: NOTEBOOK_FIX.as_str(),
-        reason: "maintenance-window",
+        reason,
         failures: 0,
         until: &until,
         last_failure: "",
     }
     .emit(&ctx.metrics);
-    Some(start)
+    Ok(Some(start))
 }
 
 /// The journal kind of the in-place notebook fix.

@@ -494,6 +494,12 @@ pub trait Store: Send + Sync {
     /// transaction.
     fn save_pause(&self, pause: &Pause, notices: &[Notice]) -> Result<(), StoreError>;
 
+    /// Records that someone opened the notebook `arn` at `at` (keeps the latest time).
+    fn record_activity(&self, arn: &str, at: Millis) -> Result<(), StoreError>;
+
+    /// When someone last opened the notebook `arn`, if ever recorded.
+    fn last_activity(&self, arn: &str) -> Result<Option<Millis>, StoreError>;
+
     /// A cheap round trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;
 }

@@ -887,6 +887,24 @@ impl Store for SqliteStore {
         tx.commit().map_err(|e| self.sql(e))
     }
 
+    fn record_activity(&self, arn: &str, at: Millis) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO activity (arn, at) VALUES (?1, ?2) \
+             ON CONFLICT (arn) DO UPDATE SET at = MAX(at, excluded.at)",
+            params![arn, at],
+        )
+        .map(|_| ())
+    }
+
+    fn last_activity(&self, arn: &str) -> Result<Option<Millis>, StoreError> {
+        let conn = self.lock();
+        conn.query_row("SELECT at FROM activity WHERE arn = ?1", [arn], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| self.sql(e))
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         let conn = self.lock();
         conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))

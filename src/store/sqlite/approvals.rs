@@ -19,6 +19,11 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE INDEX IF NOT EXISTS approvals_by_arn ON approvals (arn, kind, id);
 CREATE INDEX IF NOT EXISTS approvals_by_state ON approvals (state, id);
 
+CREATE TABLE IF NOT EXISTS activity (
+    arn TEXT    NOT NULL PRIMARY KEY,
+    at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS pauses (
     account TEXT NOT NULL PRIMARY KEY,
     body    TEXT NOT NULL
