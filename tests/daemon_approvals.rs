@@ -76,6 +76,24 @@ async fn wait_requests(world: &World, state: &str, what: impl Fn(&[Value]) -> bo
     }
 }
 
+/// Waits (at most `within`) until the daemon's metric `series` is at least `value`.
+async fn wait_metric(
+    daemon: &mut common::daemon::Daemon,
+    series: &str,
+    value: f64,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    while daemon.metric(series) < value {
+        assert!(
+            Instant::now() < deadline,
+            "{series} < {value}: {}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn decide(world: &World, verb: &str, id: i64, by: &str, reason: &str) -> std::process::Output {
     world.cli(&[
         "approvals",
@@ -459,12 +477,8 @@ async fn an_exemption_holds_until_its_date_and_an_expired_one_no_longer_exempts(
         })
         .await;
     // Both events were taken at once; the exempt one is done by now too.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while daemon.metric("smr_remediations_total{control=\"SageMaker.3\",outcome=\"exempt\"}") < 1.0
-    {
-        assert!(Instant::now() < deadline, "{}", daemon.log_text());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let exempt = "smr_remediations_total{control=\"SageMaker.3\",outcome=\"exempt\"}";
+    wait_metric(&mut daemon, exempt, 1.0, Duration::from_secs(10)).await;
     assert!(fixes_of(&world.journal(), "exempt-nb").is_empty());
     assert_eq!(world.describe("exempt-nb").await.1, "Enabled");
     let calls = world.sim.simulator.calls();
@@ -515,11 +529,8 @@ async fn the_hourly_limit_pauses_the_account_and_enforcement_resume_ends_the_pau
             family_event("securityhub", "second-nb"),
         ])
         .await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while daemon.metric(&format!("smr_enforcement_paused{{account=\"{ACCOUNT}\"}}")) != 1.0 {
-        assert!(Instant::now() < deadline, "{}", daemon.log_text());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let paused = format!("smr_enforcement_paused{{account=\"{ACCOUNT}\"}}");
+    wait_metric(&mut daemon, &paused, 1.0, Duration::from_secs(60)).await;
     let fixed = |j: &[Remediation]| {
         ["first-nb", "second-nb"]
             .iter()
@@ -577,13 +588,8 @@ async fn a_notebook_opened_a_minute_ago_is_not_stopped() {
     let minute_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
     opened["eventTime"] = minute_ago.to_string().into();
     world.put_events(&[(source, detail_type, opened)]).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while daemon.metric("smr_events_received_total{family=\"cloudtrail\",outcome=\"triggered\"}")
-        < 1.0
-    {
-        assert!(Instant::now() < deadline, "{}", daemon.log_text());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let recorded = "smr_events_received_total{family=\"cloudtrail\",outcome=\"triggered\"}";
+    wait_metric(&mut daemon, recorded, 1.0, Duration::from_secs(30)).await;
     world
         .put_events(&[
             family_event("securityhub", "busy-nb"),
@@ -597,11 +603,8 @@ async fn a_notebook_opened_a_minute_ago_is_not_stopped() {
                 .any(|r| r.status == RemediationStatus::Succeeded)
         })
         .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while daemon.metric("smr_remediations_held_total{reason=\"in-use\"}") < 1.0 {
-        assert!(Instant::now() < deadline, "{}", daemon.log_text());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let held = "smr_remediations_held_total{reason=\"in-use\"}";
+    wait_metric(&mut daemon, held, 1.0, Duration::from_secs(10)).await;
     assert!(fixes_of(&world.journal(), "busy-nb").is_empty());
     assert_eq!(
         world.describe("busy-nb").await,

@@ -60,15 +60,7 @@ pub(super) fn parse(env: &Envelope) -> Result<Parsed, ParseError> {
 
     let trigger = match target {
         Target::Named(resource_type, key) => {
-            let name = param(params, key)
-                .ok_or_else(|| FAMILY.missing(&format!("detail.requestParameters.{key}")))?;
-            let account = str_at(d, &["recipientAccountId"])
-                .or(str_at(d, &["userIdentity", "accountId"]))
-                .or(env.account)
-                .ok_or_else(|| FAMILY.missing("detail.recipientAccountId"))?;
-            let region = str_at(d, &["awsRegion"])
-                .or(env.region)
-                .ok_or_else(|| FAMILY.missing("detail.awsRegion"))?;
+            let (account, region, name) = named(env, params, key)?;
             trigger_from_name(FAMILY, env.id, resource_type, region, account, name, vec![])?
         }
         Target::ByArn => {
@@ -96,6 +88,24 @@ fn activity(env: &Envelope) -> Result<Parsed, ParseError> {
         .get("requestParameters")
         .filter(|p| p.is_object())
         .ok_or_else(|| FAMILY.missing("detail.requestParameters"))?;
+    let (account, region, name) = named(env, params, key)?;
+    let at = str_at(d, &["eventTime"])
+        .ok_or_else(|| FAMILY.missing("detail.eventTime"))?
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| FAMILY.missing("detail.eventTime (an RFC 3339 time)"))?
+        .as_millisecond();
+    let arn = super::arn(ResourceType::NotebookInstance, region, account, name);
+    Ok(Parsed::Activity(vec![super::Activity { arn, at }]))
+}
+
+/// (account, region, name) of a call that names its resource by the parameter `key`; the
+/// account is the one that owns the resource (`recipientAccountId`).
+fn named<'a>(
+    env: &Envelope<'a>,
+    params: &'a Value,
+    key: &str,
+) -> Result<(&'a str, &'a str, &'a str), ParseError> {
+    let d = env.detail;
     let name = param(params, key)
         .ok_or_else(|| FAMILY.missing(&format!("detail.requestParameters.{key}")))?;
     let account = str_at(d, &["recipientAccountId"])
@@ -105,13 +115,7 @@ fn activity(env: &Envelope) -> Result<Parsed, ParseError> {
     let region = str_at(d, &["awsRegion"])
         .or(env.region)
         .ok_or_else(|| FAMILY.missing("detail.awsRegion"))?;
-    let at = str_at(d, &["eventTime"])
-        .ok_or_else(|| FAMILY.missing("detail.eventTime"))?
-        .parse::<jiff::Timestamp>()
-        .map_err(|_| FAMILY.missing("detail.eventTime (an RFC 3339 time)"))?
-        .as_millisecond();
-    let arn = super::arn(ResourceType::NotebookInstance, region, account, name);
-    Ok(Parsed::Activity(vec![super::Activity { arn, at }]))
+    Ok((account, region, name))
 }
 
 /// A request parameter by its lower camel case key (as CloudTrail records it; inferred), or
