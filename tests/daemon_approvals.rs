@@ -49,6 +49,26 @@ fn fixes_of<'j>(journal: &'j [Remediation], name: &str) -> Vec<&'j Remediation> 
         .collect()
 }
 
+/// Waits until the journal holds a succeeded fix of `name`; the journal then.
+async fn wait_fixed(world: &World, name: &str, what: &str) -> Vec<Remediation> {
+    world
+        .wait_journal(Duration::from_secs(60), what, |j| {
+            fixes_of(j, name)
+                .iter()
+                .any(|r| r.status == RemediationStatus::Succeeded)
+        })
+        .await
+}
+
+/// One Security Hub finding event per notebook.
+async fn security_hub_events(world: &World, names: &[&str]) {
+    let events: Vec<_> = names
+        .iter()
+        .map(|n| family_event("securityhub", n))
+        .collect();
+    world.put_events(&events).await;
+}
+
 /// `approvals list --state STATE --format json`.
 fn requests(world: &World, state: &str) -> Vec<Value> {
     let out = world.cli(&["approvals", "list", "--state", state, "--format", "json"]);
@@ -115,21 +135,10 @@ async fn prod_waits_for_approval_with_no_mutating_call_then_is_fixed_once() {
     world.notebook("prod-nb", true).await;
     tag_prod(&world, "prod-nb").await;
     world.sim.simulator.reset_calls();
-    world
-        .put_events(&[
-            family_event("securityhub", "dev-nb"),
-            family_event("securityhub", "prod-nb"),
-        ])
-        .await;
+    security_hub_events(&world, &["dev-nb", "prod-nb"]).await;
 
     // Dev is fixed at once; prod gets a request and nothing else.
-    world
-        .wait_journal(Duration::from_secs(60), "the dev fix", |j| {
-            fixes_of(j, "dev-nb")
-                .iter()
-                .any(|r| r.status == RemediationStatus::Succeeded)
-        })
-        .await;
+    wait_fixed(&world, "dev-nb", "the dev fix").await;
     let pending = wait_requests(&world, "pending", |r| r.len() == 1).await;
     let request = &pending[0];
     assert_eq!(request["resource_arn"], arn("prod-nb"));
@@ -224,12 +233,7 @@ async fn a_rejected_request_leads_to_nothing_and_a_changed_plan_voids_an_approva
     tag_prod(&world, "rejected-nb").await;
     tag_prod(&world, "changed-nb").await;
     world.sim.simulator.reset_calls();
-    world
-        .put_events(&[
-            family_event("securityhub", "rejected-nb"),
-            family_event("securityhub", "changed-nb"),
-        ])
-        .await;
+    security_hub_events(&world, &["rejected-nb", "changed-nb"]).await;
     let pending = wait_requests(&world, "pending", |r| r.len() == 2).await;
     let id_of = |name: &str| {
         pending
@@ -426,13 +430,7 @@ async fn the_http_api_refuses_missing_and_wrong_tokens_and_decides_with_a_right_
         .0,
         409
     );
-    world
-        .wait_journal(Duration::from_secs(60), "the approved fix", |j| {
-            fixes_of(j, "api-nb")
-                .iter()
-                .any(|r| r.status == RemediationStatus::Succeeded)
-        })
-        .await;
+    wait_fixed(&world, "api-nb", "the approved fix").await;
     let calls = world.sim.simulator.calls();
     assert_eq!(
         (
@@ -463,19 +461,8 @@ async fn an_exemption_holds_until_its_date_and_an_expired_one_no_longer_exempts(
     world.notebook("exempt-nb", true).await;
     world.notebook("expired-nb", true).await;
     world.sim.simulator.reset_calls();
-    world
-        .put_events(&[
-            family_event("securityhub", "exempt-nb"),
-            family_event("securityhub", "expired-nb"),
-        ])
-        .await;
-    world
-        .wait_journal(Duration::from_secs(60), "the fix of expired-nb", |j| {
-            fixes_of(j, "expired-nb")
-                .iter()
-                .any(|r| r.status == RemediationStatus::Succeeded)
-        })
-        .await;
+    security_hub_events(&world, &["exempt-nb", "expired-nb"]).await;
+    wait_fixed(&world, "expired-nb", "the fix of expired-nb").await;
     // Both events were taken at once; the exempt one is done by now too.
     let exempt = "smr_remediations_total{control=\"SageMaker.3\",outcome=\"exempt\"}";
     wait_metric(&mut daemon, exempt, 1.0, Duration::from_secs(10)).await;
@@ -523,12 +510,7 @@ async fn the_hourly_limit_pauses_the_account_and_enforcement_resume_ends_the_pau
     world.notebook("first-nb", true).await;
     world.notebook("second-nb", true).await;
     world.sim.simulator.reset_calls();
-    world
-        .put_events(&[
-            family_event("securityhub", "first-nb"),
-            family_event("securityhub", "second-nb"),
-        ])
-        .await;
+    security_hub_events(&world, &["first-nb", "second-nb"]).await;
     let paused = format!("smr_enforcement_paused{{account=\"{ACCOUNT}\"}}");
     wait_metric(&mut daemon, &paused, 1.0, Duration::from_secs(60)).await;
     let fixed = |j: &[Remediation]| {
@@ -590,19 +572,8 @@ async fn a_notebook_opened_a_minute_ago_is_not_stopped() {
     world.put_events(&[(source, detail_type, opened)]).await;
     let recorded = "smr_events_received_total{family=\"cloudtrail\",outcome=\"triggered\"}";
     wait_metric(&mut daemon, recorded, 1.0, Duration::from_secs(30)).await;
-    world
-        .put_events(&[
-            family_event("securityhub", "busy-nb"),
-            family_event("securityhub", "idle-nb"),
-        ])
-        .await;
-    world
-        .wait_journal(Duration::from_secs(60), "the idle notebook's fix", |j| {
-            fixes_of(j, "idle-nb")
-                .iter()
-                .any(|r| r.status == RemediationStatus::Succeeded)
-        })
-        .await;
+    security_hub_events(&world, &["busy-nb", "idle-nb"]).await;
+    wait_fixed(&world, "idle-nb", "the idle notebook's fix").await;
     let held = "smr_remediations_held_total{reason=\"in-use\"}";
     wait_metric(&mut daemon, held, 1.0, Duration::from_secs(10)).await;
     assert!(fixes_of(&world.journal(), "busy-nb").is_empty());

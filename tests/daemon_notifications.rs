@@ -25,6 +25,17 @@ fn notifications() -> String {
     )
 }
 
+/// Takes whatever reaches `queue` in the next `secs` seconds (long polls all along).
+async fn drain(world: &World, queue: &str, events: &mut Vec<Value>, secs: u64) {
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    let within = Duration::from_secs(secs + 5);
+    world
+        .receive_events(queue, events, within, "the drain", |_| {
+            std::time::Instant::now() >= until
+        })
+        .await;
+}
+
 /// Whether an EventBridge event (as routed to SQS) of `detail_type` about `name` is there.
 fn has(events: &[Value], detail_type: &str, name: &str) -> bool {
     events
@@ -136,15 +147,7 @@ async fn every_outcome_reaches_the_bus_once_and_matches_the_schema() {
     world.sim.simulator.set_faults(Faults::default());
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
     // Whatever else was still on its way.
-    world
-        .receive_events(
-            &queue,
-            &mut events,
-            Duration::from_secs(5),
-            "nothing",
-            |_| true,
-        )
-        .await;
+    drain(&world, &queue, &mut events, 5).await;
 
     let by_name = checked(&events);
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -239,15 +242,7 @@ async fn a_crash_before_the_send_delivers_each_notice_once_after_the_restart() {
         .collect();
     assert!(!waiting.is_empty());
     let mut events = Vec::new();
-    world
-        .receive_events(
-            &queue,
-            &mut events,
-            Duration::from_secs(2),
-            "nothing",
-            |_| true,
-        )
-        .await;
+    drain(&world, &queue, &mut events, 2).await;
     assert!(events.is_empty(), "{events:#?}");
 
     let mut second = world.daemon("enforce", &notifications(), &[]);
@@ -266,15 +261,7 @@ async fn a_crash_before_the_send_delivers_each_notice_once_after_the_restart() {
         )
         .await;
     assert!(second.terminate().success(), "{}", second.log_text());
-    world
-        .receive_events(
-            &queue,
-            &mut events,
-            Duration::from_secs(3),
-            "nothing",
-            |_| true,
-        )
-        .await;
+    drain(&world, &queue, &mut events, 3).await;
     let ids = id_counts(&events);
     for id in &waiting {
         assert_eq!(ids[id], 1, "{id} delivered once: {events:#?}");
