@@ -45,7 +45,7 @@ use crate::controls;
 use crate::events::Trigger;
 use crate::metrics::Metrics;
 use crate::model::{
-    ControlId, Detail, Evaluation, NotebookPlan, ResourceRef, ResourceType, Snapshot, Status, Tag,
+    ControlId, Detail, NotebookPlan, ResourceRef, ResourceType, Snapshot, Status, Tag,
 };
 use crate::notify::{DetailType, Outbox, Outcome};
 use crate::policy::retry::{self, Held, Setback};
@@ -431,7 +431,12 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
         }
         .emit(&ctx.metrics);
     }
-    if !evaluations.iter().any(|e| e.status == Status::Failed) {
+    let failed: Vec<ControlId> = evaluations
+        .iter()
+        .filter(|e| e.status == Status::Failed)
+        .map(|e| e.control)
+        .collect();
+    if failed.is_empty() {
         return Ok(Next::Done);
     }
     let tags = match &snapshot.detail {
@@ -443,15 +448,10 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     if let Detail::Notebook(n) = &snapshot.detail {
         policy::platform::guard(&mut decision, n.platform_identifier.as_deref());
     }
-    let failed: Vec<ControlId> = evaluations
-        .iter()
-        .filter(|e| e.status == Status::Failed)
-        .map(|e| e.control)
-        .collect();
     for c in policy::exemptions::apply(&mut decision, &failed, &ctx.config, ctx.now()) {
         ctx.ended(&resource, c, "exempt");
     }
-    act(ctx, api, &snapshot, &evaluations, &tags, decision).await
+    act(ctx, api, &snapshot, &failed, &tags, decision).await
 }
 
 /// Carries out a decision.
@@ -459,19 +459,14 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
     ctx: &Context<S, C>,
     api: &A,
     snapshot: &Snapshot,
-    evaluations: &[Evaluation],
+    failed: &[ControlId],
     tags: &[Tag],
     decision: Decision,
 ) -> Result<Next, ReconcileError> {
     let resource = &snapshot.resource;
-    let failed: Vec<ControlId> = evaluations
-        .iter()
-        .filter(|e| e.status == Status::Failed)
-        .map(|e| e.control)
-        .collect();
     if decision.exempt {
         tracing::info!(event = "resource_exempt", resource_arn = %resource.arn, "exemption tag present");
-        for c in &failed {
+        for c in failed {
             ctx.ended(resource, *c, "exempt");
         }
         return Ok(Next::Done);
