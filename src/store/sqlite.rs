@@ -156,6 +156,44 @@ impl SqliteStore {
         }
     }
 
+    /// The JSON `body` of the row `sql` selects, decoded after the lock is released; `what`
+    /// names the record in a corrupt-record error.
+    fn body_of<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: impl FnOnce() -> String,
+    ) -> Result<Option<T>, StoreError> {
+        let body: Option<String> = {
+            let conn = self.lock();
+            conn.query_row(sql, params, |row| row.get(0))
+                .optional()
+                .map_err(|e| self.sql(e))?
+        };
+        body.map(|b| decode_body(what, &b)).transpose()
+    }
+
+    /// Every `(key, body)` row `sql` selects, the bodies decoded after the lock is released;
+    /// errors name them `{kind} of {key}`.
+    fn bodies_of<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        kind: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows: Vec<(String, String)> = {
+            let conn = self.lock();
+            let mut stmt = conn.prepare_cached(sql).map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(|e| self.sql(e))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.sql(e))?
+        };
+        rows.iter()
+            .map(|(key, body)| decode_body(|| format!("{kind} of {key}"), body))
+            .collect()
+    }
+
     /// Loads remediations chosen by `filter` (a WHERE/ORDER/LIMIT tail) with their steps, in
     /// one read transaction, and decodes them after the lock is released.
     fn load_remediations(
@@ -607,34 +645,18 @@ impl Store for SqliteStore {
     }
 
     fn failure(&self, arn: &str, kind: RemediationKind) -> Result<Option<Failure>, StoreError> {
-        let body: Option<String> = {
-            let conn = self.lock();
-            conn.query_row(
-                "SELECT body FROM failures WHERE arn = ?1 AND kind = ?2",
-                params![arn, kind],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))?
-        };
-        body.map(|b| decode_failure(arn, &b)).transpose()
+        self.body_of(
+            "SELECT body FROM failures WHERE arn = ?1 AND kind = ?2",
+            params![arn, kind],
+            || format!("failure of {arn}"),
+        )
     }
 
     fn failures(&self) -> Result<Vec<Failure>, StoreError> {
-        let rows: Vec<(String, String)> = {
-            let conn = self.lock();
-            let mut stmt = conn
-                .prepare_cached("SELECT arn, body FROM failures ORDER BY arn, kind")
-                .map_err(|e| self.sql(e))?;
-            let rows = stmt
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .map_err(|e| self.sql(e))?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.sql(e))?
-        };
-        rows.iter()
-            .map(|(arn, body)| decode_failure(arn, body))
-            .collect()
+        self.bodies_of(
+            "SELECT arn, body FROM failures ORDER BY arn, kind",
+            "failure",
+        )
     }
 
     fn clear_failure(&self, arn: &str, kind: RemediationKind) -> Result<(), StoreError> {
@@ -845,31 +867,15 @@ impl Store for SqliteStore {
     }
 
     fn pause(&self, account: &str) -> Result<Option<Pause>, StoreError> {
-        let body: Option<String> = {
-            let conn = self.lock();
-            conn.query_row(
-                "SELECT body FROM pauses WHERE account = ?1",
-                [account],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))?
-        };
-        body.map(|b| decode_pause(account, &b)).transpose()
+        self.body_of(
+            "SELECT body FROM pauses WHERE account = ?1",
+            [account],
+            || format!("pause of {account}"),
+        )
     }
 
     fn pauses(&self) -> Result<Vec<Pause>, StoreError> {
-        let rows: Vec<(String, String)> = {
-            let conn = self.lock();
-            let mut stmt = conn
-                .prepare("SELECT account, body FROM pauses ORDER BY account")
-                .map_err(|e| self.sql(e))?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| self.sql(e))?;
-            rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
-        };
-        rows.iter().map(|(a, b)| decode_pause(a, b)).collect()
+        self.bodies_of("SELECT account, body FROM pauses ORDER BY account", "pause")
     }
 
     fn save_pause(&self, pause: &Pause, notices: &[Notice]) -> Result<(), StoreError> {
@@ -911,13 +917,6 @@ impl Store for SqliteStore {
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
-}
-
-fn decode_pause(account: &str, body: &str) -> Result<Pause, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
-        what: format!("pause of {account}"),
-        message: e.to_string(),
-    })
 }
 
 #[cfg(test)]

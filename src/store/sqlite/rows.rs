@@ -5,9 +5,7 @@ use rusqlite::Row;
 
 use crate::events::{Family, Trigger};
 use crate::model::{ControlId, ResourceRef, ResourceType};
-use crate::store::{
-    Failure, Flag, Millis, Pending, Remediation, RemediationStatus, StepRecord, StoreError,
-};
+use crate::store::{Flag, Millis, Pending, Remediation, RemediationStatus, StepRecord, StoreError};
 
 /// The stored row of an ARN that `enqueue` merges a new trigger into.
 pub(super) struct Existing {
@@ -273,9 +271,13 @@ impl RawFlag {
     }
 }
 
-pub(super) fn decode_failure(arn: &str, body: &str) -> Result<Failure, StoreError> {
+/// A record kept as a JSON body (failures, pauses); `what` names it in the error.
+pub(super) fn decode_body<T: serde::de::DeserializeOwned>(
+    what: impl FnOnce() -> String,
+    body: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
-        what: format!("failure of {arn}"),
+        what: what(),
         message: e.to_string(),
     })
 }
