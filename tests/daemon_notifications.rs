@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::daemon::{family_event, World, NOTIFICATION_BUS};
-use sagemaker_remediator::demo;
 use sagemaker_remediator::sim::Faults;
 use sagemaker_remediator::store::{Channel, RemediationStatus, SqliteStore, Store};
 use serde_json::Value;
@@ -91,21 +90,7 @@ async fn every_outcome_reaches_the_bus_once_and_matches_the_schema() {
     let mut daemon = world.daemon("enforce", &notifications(), &[]);
     daemon.wait_ready().await;
     world.notebook("notify-fixed", true).await;
-    demo::seed_notebook(
-        &world.sagemaker,
-        &demo::SeedNotebook {
-            name: "notify-flagged",
-            direct_internet_access: true,
-            in_vpc: false,
-            root_access: false,
-            platform: None,
-        },
-    )
-    .await
-    .unwrap();
-    world
-        .wait_status("notify-flagged", "InService", Duration::from_secs(30))
-        .await;
+    world.flagged_notebook("notify-flagged").await;
     world
         .put_events(&[
             family_event("securityhub", "notify-fixed"),
@@ -380,21 +365,7 @@ async fn findings_of_a_fixed_notebook_end_resolved_and_of_a_flagged_one_notified
     let arn =
         |name: &str| format!("arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/{name}");
     world.notebook("wb-fixed", true).await;
-    demo::seed_notebook(
-        &world.sagemaker,
-        &demo::SeedNotebook {
-            name: "wb-flagged",
-            direct_internet_access: true,
-            in_vpc: false,
-            root_access: false,
-            platform: None,
-        },
-    )
-    .await
-    .unwrap();
-    world
-        .wait_status("wb-flagged", "InService", Duration::from_secs(30))
-        .await;
+    world.flagged_notebook("wb-flagged").await;
     let sim = &world.sim.simulator;
     sim.add_finding("us-east-1", &arn("wb-fixed"), "SageMaker.3");
     sim.add_finding("us-east-1", &arn("wb-flagged"), "SageMaker.1");

@@ -318,11 +318,9 @@ impl<S: Store> Updater<S> {
     }
 
     fn retry(&self, e: &OutboxEntry, why: &str, now: Millis) -> Result<(), StoreError> {
-        let attempts = e.attempts.saturating_add(1);
-        let delay = i64::try_from(self.backoff.after(attempts).as_millis()).unwrap_or(i64::MAX);
+        let attempts = self.backoff.reschedule(&*self.store, e, why, now)?;
         tracing::warn!(event = "findings_update_retried", event_id = %e.notice.event_id, attempts, error = why, "kept in the outbox for another attempt");
-        self.store
-            .outbox_retry(&e.notice.event_id, attempts, now.saturating_add(delay), why)
+        Ok(())
     }
 }
 

@@ -34,6 +34,30 @@ impl Backoff {
             .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(20)))
             .min(self.max)
     }
+
+    /// Keeps `entry` in the outbox for another attempt after this delay, with `why` it failed;
+    /// its failed attempts now.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot record it.
+    pub fn reschedule<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        entry: &OutboxEntry,
+        why: &str,
+        now: Millis,
+    ) -> Result<u32, StoreError> {
+        let attempts = entry.attempts.saturating_add(1);
+        let delay = i64::try_from(self.after(attempts).as_millis()).unwrap_or(i64::MAX);
+        store.outbox_retry(
+            &entry.notice.event_id,
+            attempts,
+            now.saturating_add(delay),
+            why,
+        )?;
+        Ok(attempts)
+    }
 }
 
 /// The outbox's sender.
@@ -147,16 +171,14 @@ impl<S: Store> Sender<S> {
     }
 
     fn retry(&self, e: &OutboxEntry, why: &str, now: Millis) -> Result<(), StoreError> {
-        let attempts = e.attempts.saturating_add(1);
-        let delay = i64::try_from(self.backoff.after(attempts).as_millis()).unwrap_or(i64::MAX);
+        let attempts = self.backoff.reschedule(&*self.store, e, why, now)?;
         NotificationSent {
             event_id: &e.notice.event_id,
             detail_type: &e.notice.detail_type,
             failure: Some((why, attempts)),
         }
         .emit(&self.metrics);
-        self.store
-            .outbox_retry(&e.notice.event_id, attempts, now.saturating_add(delay), why)
+        Ok(())
     }
 }
 

@@ -284,6 +284,25 @@ regions = ["{REGION}"]
             .await;
     }
 
+    /// Creates a notebook with direct internet access outside a VPC (it fails SageMaker.1 and
+    /// .2, which cannot be fixed in place: it is flagged) and waits until it is InService.
+    pub async fn flagged_notebook(&self, name: &'static str) {
+        demo::seed_notebook(
+            &self.sagemaker,
+            &demo::SeedNotebook {
+                name,
+                direct_internet_access: true,
+                in_vpc: false,
+                root_access: false,
+                platform: None,
+            },
+        )
+        .await
+        .unwrap();
+        self.wait_status(name, "InService", Duration::from_secs(30))
+            .await;
+    }
+
     /// (status, RootAccess) of a notebook.
     pub async fn describe(&self, name: &str) -> (String, String) {
         let out = self
