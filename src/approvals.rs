@@ -48,15 +48,24 @@ pub fn list<S: Store + ?Sized>(
     now: Millis,
     limit: usize,
 ) -> Result<Vec<Approval>, StoreError> {
-    let all = store.approvals(None, usize::MAX)?;
-    Ok(all
-        .into_iter()
-        .filter(|a| match filter {
-            Filter::All => true,
-            Filter::State(s) => state_at(a, now) == s,
-        })
-        .take(limit)
-        .collect())
+    // Only pending requests can be in another state at `now` than stored (expired): the other
+    // filters are the store's own.
+    let mut found = match filter {
+        Filter::All => return store.approvals(None, limit),
+        Filter::State(ApprovalState::Pending) => {
+            store.approvals(Some(ApprovalState::Pending), usize::MAX)?
+        }
+        Filter::State(ApprovalState::Expired) => {
+            let mut both = store.approvals(Some(ApprovalState::Expired), usize::MAX)?;
+            both.extend(store.approvals(Some(ApprovalState::Pending), usize::MAX)?);
+            both.sort_by_key(|a| std::cmp::Reverse(a.id));
+            both
+        }
+        Filter::State(state) => return store.approvals(Some(state), limit),
+    };
+    found.retain(|a| matches!(filter, Filter::State(s) if state_at(a, now) == s));
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// One request as a JSON object (the `--format json` line and the HTTP API's item).
@@ -201,4 +210,53 @@ pub fn decide<S: Store + ?Sized>(
         resource_arn = %r.arn
     );
     Ok(decided)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::model::{ResourceRef, ResourceType};
+    use crate::store::{NewApproval, RemediationKind, SqliteStore};
+
+    #[test]
+    fn listing_by_state_counts_pending_requests_past_their_expiry_as_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let request = |name: &str, expires_at: Millis| NewApproval {
+            resource: ResourceRef {
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+                resource_type: ResourceType::NotebookInstance,
+                name: name.into(),
+                arn: format!("arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/{name}")
+                    .into(),
+            },
+            controls: vec![crate::model::ControlId::SageMaker3],
+            kind: RemediationKind::NotebookFix,
+            plan: json!({"disable_root_access": true}),
+            fingerprint: "fp".into(),
+            requested_at: 0,
+            expires_at,
+        };
+        let stale = store.request_approval(&request("a", 100), &[]).unwrap();
+        let fresh = store.request_approval(&request("b", 10_000), &[]).unwrap();
+        let marked = store.request_approval(&request("c", 50), &[]).unwrap();
+        store.expire_approval(marked.id).unwrap();
+        let ids = |filter| -> Vec<i64> {
+            list(&store, filter, 1_000, 10)
+                .unwrap()
+                .iter()
+                .map(|a| a.id)
+                .collect()
+        };
+        assert_eq!(ids(Filter::State(ApprovalState::Pending)), [fresh.id]);
+        assert_eq!(
+            ids(Filter::State(ApprovalState::Expired)),
+            [marked.id, stale.id]
+        );
+        assert_eq!(ids(Filter::All), [marked.id, fresh.id, stale.id]);
+        assert!(ids(Filter::State(ApprovalState::Approved)).is_empty());
+        assert_eq!(list(&store, Filter::All, 1_000, 1).unwrap().len(), 1);
+    }
 }
