@@ -588,3 +588,139 @@ async fn a_notebook_opened_a_minute_ago_is_not_stopped() {
     );
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }
+
+/// Where the web page's screenshots go (the note describes them).
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_page_in_a_real_browser_signs_in_with_a_token_and_approves_a_request() {
+    use fantoccini::Locator;
+    let world = World::start(Duration::from_millis(300)).await;
+    let token = "bob-page-token";
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let extra = format!(
+        "{PROD_NEEDS_APPROVAL}approvers = [{{ name = \"bob\", token_sha256 = \"{hash}\" }}]\n"
+    );
+    let mut daemon = world.daemon("enforce", &extra, &[]);
+    daemon.wait_ready().await;
+    world.notebook("page-nb", true).await;
+    tag_prod(&world, "page-nb").await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[family_event("securityhub", "page-nb")])
+        .await;
+    let pending = wait_requests(&world, "pending", |r| r.len() == 1).await;
+    let id = pending[0]["id"].as_i64().unwrap();
+
+    let browser = common::browser::Browser::start().await;
+    let page = &browser.client;
+    let within = Duration::from_secs(20);
+    page.goto(&format!("http://127.0.0.1:{}/approvals", daemon.port))
+        .await
+        .unwrap();
+    let sign_in = |t: &'static str| async move {
+        let field = page.find(Locator::Css("#token")).await.unwrap();
+        field.send_keys(t).await.unwrap();
+        page.find(Locator::Css("#login button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    };
+    // A wrong token sees nothing of the store.
+    sign_in("not-bobs-token").await;
+    let refused = page
+        .wait()
+        .at_most(within)
+        .for_element(Locator::Css("#requests p.error"))
+        .await
+        .unwrap();
+    assert!(refused.text().await.unwrap().contains("not an approver"));
+    assert!(page.find(Locator::Css("article.request")).await.is_err());
+
+    sign_in(token).await;
+    let request = page
+        .wait()
+        .at_most(within)
+        .for_element(Locator::Id(&format!("request-{id}")))
+        .await
+        .unwrap();
+    let text = request.text().await.unwrap();
+    assert!(text.contains("page-nb"), "{text}");
+    assert!(
+        text.contains("stop the notebook, disable root access"),
+        "{text}"
+    );
+    assert!(text.contains("SageMaker.3"), "{text}");
+    let who = page.find(Locator::Id("approver")).await.unwrap();
+    assert_eq!(who.text().await.unwrap(), "bob");
+    std::fs::write(
+        screenshot_path("approvals-page-pending.png"),
+        page.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(world.sim.simulator.calls().succeeded(STOP), 0);
+
+    request
+        .find(Locator::Css("input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("CHG-77 approved in the browser")
+        .await
+        .unwrap();
+    request
+        .find(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.wait()
+        .at_most(within)
+        .for_element(Locator::XPath(&format!(
+            "//p[@id='message' and contains(., 'Request #{id} approved by bob')]"
+        )))
+        .await
+        .unwrap();
+    // The list is rendered again: the request moved to the decided ones.
+    let decided = page
+        .wait()
+        .at_most(within)
+        .for_element(Locator::Id(&format!("decided-{id}")))
+        .await
+        .unwrap();
+    let row = decided.text().await.unwrap();
+    assert!(
+        row.contains("approved") && row.contains("bob") && row.contains("CHG-77"),
+        "{row}"
+    );
+    std::fs::write(
+        screenshot_path("approvals-page-decided.png"),
+        page.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    browser.close().await;
+
+    let journal = wait_fixed(&world, "page-nb", "the fix approved in the browser").await;
+    let fix = fixes_of(&journal, "page-nb")[0];
+    let step = fix.steps.iter().find(|s| s.step == "Approve").unwrap();
+    assert!(
+        step.detail
+            .contains(&format!("request #{id} approved by bob"))
+            && step.detail.contains("CHG-77 approved in the browser"),
+        "{step:?}"
+    );
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        (
+            calls.succeeded(STOP),
+            calls.succeeded(UPDATE),
+            calls.succeeded(START)
+        ),
+        (1, 1, 1)
+    );
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}

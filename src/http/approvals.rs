@@ -102,6 +102,7 @@ pub fn routes(api: Option<ApprovalsApi>) -> Router {
         .route("/v1/approvals/{id}", get(one))
         .route("/v1/approvals/{id}/approve", post(approve))
         .route("/v1/approvals/{id}/reject", post(reject))
+        .merge(super::page::routes())
         .layer(DefaultBodyLimit::max(MAX_DECISION_BYTES))
         .with_state(api)
 }

@@ -1,6 +1,7 @@
 //! The operations endpoint: `/healthz` (200 while the process runs), `/readyz` (200 once the
 //! queue, the store and AWS each answered once, 503 before, with what is missing), `/metrics`
-//! (Prometheus text), and the approvals API ([`approvals`], when approvers are configured).
+//! (Prometheus text), and, when approvers are configured, the approvals API ([`approvals`]) and
+//! its web page at `/approvals`.
 //!
 //! # Guarantees
 //!
@@ -31,6 +32,7 @@ use axum::Router;
 use crate::metrics::Metrics;
 
 pub mod approvals;
+mod page;
 
 /// What `/readyz` waits for. Each flag is set by the part that proved its dependency works.
 #[derive(Debug, Default)]

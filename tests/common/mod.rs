@@ -2,6 +2,7 @@
 //! process, and the CLI run as a real process against them.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
 pub mod daemon;
 
 use std::net::TcpListener;
