@@ -637,6 +637,9 @@ mod tests {
         async fn add_tags(&self, _: &str, _: &[Tag]) -> Result<(), AwsError> {
             Err(err("AddTags", ErrorClass::Invalid))
         }
+        async fn delete_tags(&self, _: &str, _: &[&str]) -> Result<(), AwsError> {
+            Err(err("DeleteTags", ErrorClass::Invalid))
+        }
     }
 
     fn target() -> Target {

@@ -1,13 +1,14 @@
-//! `remediations`: prints the journal — each remediation with its steps, times and outcome,
-//! the flagged resources with their recreation plans, and the remediations held back after a
-//! failure with when (or on what) they are tried again.
+//! `remediations`: prints the journal — the fixes waiting to start and when they may, each
+//! remediation with its steps, times and outcome, the flagged resources with their recreation
+//! plans, and the remediations held back after a failure with when (or on what) they are tried
+//! again.
 
 use std::io::{self, Write};
 
 use serde_json::json;
 
 use crate::model::ControlId;
-use crate::store::{Failure, Hold, Millis, Store, StoreError};
+use crate::store::{Failure, Hold, Millis, Store, StoreError, Wait};
 
 /// Errors of the printer.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +56,20 @@ pub fn describe_hold(hold: &Hold) -> String {
     }
 }
 
-/// Prints remediations (newest first), flags and held failures, all or for one resource.
+/// When a waiting fix starts, in words.
+pub fn describe_wait(w: &Wait) -> String {
+    let why = match w.reason.as_str() {
+        "maintenance-window" => "outside a maintenance window",
+        "in-use" => "someone used the notebook lately",
+        "stop-notice" => "notice given before the stop (tag sagemaker-remediator:scheduled-at)",
+        "enforcement-paused" => "enforcement in the account is paused (hourly limit)",
+        "fixes-at-once" => "as many fixes as allowed run at once in the account",
+        other => other,
+    };
+    format!("{why}; starts at {} at the earliest", time(w.until))
+}
+
+/// Prints the fixes waiting to start, remediations (newest first), flags and held failures, all or for one resource.
 pub fn print<S: Store>(
     store: &S,
     resource: Option<&str>,
@@ -70,7 +84,17 @@ pub fn print<S: Store>(
         .into_iter()
         .filter(|f| resource.is_none_or(|arn| f.resource.arn == arn))
         .collect();
+    let waits: Vec<Wait> = store
+        .waits()?
+        .into_iter()
+        .filter(|w| resource.is_none_or(|arn| w.resource.arn == arn))
+        .collect();
     if as_json {
+        for w in &waits {
+            let mut value = json!({ "wait": w });
+            value["wait"]["starts"] = json!(describe_wait(w));
+            writeln!(out, "{value}")?;
+        }
         for r in &remediations {
             writeln!(out, "{}", json!({ "remediation": r }))?;
         }
@@ -84,12 +108,26 @@ pub fn print<S: Store>(
         }
         return Ok(());
     }
-    if remediations.is_empty() && flags.is_empty() && failures.is_empty() {
+    if remediations.is_empty() && flags.is_empty() && failures.is_empty() && waits.is_empty() {
         match resource {
             Some(arn) => writeln!(out, "The journal has nothing about {arn}.")?,
             None => writeln!(out, "The journal is empty.")?,
         }
         return Ok(());
+    }
+    if !waits.is_empty() {
+        writeln!(out, "Waiting to start ({}):", waits.len())?;
+        for w in &waits {
+            writeln!(
+                out,
+                "  {} {} [{}]: {}",
+                w.kind,
+                w.resource.arn,
+                ControlId::spaced(&w.controls),
+                describe_wait(w)
+            )?;
+        }
+        writeln!(out)?;
     }
     if !failures.is_empty() {
         writeln!(out, "Held after a failure ({}):", failures.len())?;

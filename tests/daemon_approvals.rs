@@ -724,3 +724,166 @@ async fn the_web_page_in_a_real_browser_signs_in_with_a_token_and_approves_a_req
     );
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }
+
+/// `remediations` as text.
+fn remediations_text(world: &World) -> String {
+    let out = world.cli(&["remediations"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits until `remediations` says what `what` checks; the text then.
+async fn wait_remediations(world: &World, label: &str, what: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = remediations_text(world);
+        if what(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{label}: {text}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_loses_neither_a_pending_request_nor_a_fix_waiting_for_its_window_and_a_stop_comes_after_notice(
+) {
+    let world = World::start(Duration::from_millis(300)).await;
+    let notices = world.notification_queue().await;
+    // A daily window (UTC) from the next whole minute at least 15 s away, for half an hour.
+    let now = jiff::Timestamp::now().as_second();
+    let mut start = (now / 60 + 1) * 60;
+    if start - now < 15 {
+        start += 60;
+    }
+    let hhmm = |s: i64| {
+        let t = jiff::Timestamp::from_second(s)
+            .unwrap()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    };
+    let extra = format!(
+        "{PROD_NEEDS_APPROVAL}\n[notifications]\nevent_bus = \"{}\"\nretry_backoff_secs = 1\n\n\
+         [[windows]]\nwhen = \"{}-{}\"\n",
+        common::daemon::NOTIFICATION_BUS,
+        hhmm(start),
+        hhmm(start + 1800)
+    );
+    let notice = [("SMR_REMEDIATION__STOP_NOTICE_SECS", "3")];
+    let mut daemon = world.daemon("enforce", &extra, &notice);
+    daemon.wait_ready().await;
+    world.notebook("win-nb", true).await;
+    world.notebook("held-nb", true).await;
+    tag_prod(&world, "held-nb").await;
+    world.sim.simulator.reset_calls();
+    security_hub_events(&world, &["win-nb", "held-nb"]).await;
+
+    let pending = wait_requests(&world, "pending", |r| r.len() == 1).await;
+    let id = pending[0]["id"].as_i64().unwrap();
+    let opens = sagemaker_remediator::journal::time(start * 1000);
+    let waiting = format!("outside a maintenance window; starts at {opens}");
+    let text = wait_remediations(&world, "win-nb waits for its window", |t| {
+        t.contains("Waiting to start (1)") && t.contains(&waiting)
+    })
+    .await;
+    assert!(text.contains(&arn("win-nb")), "{text}");
+
+    // A crash (SIGKILL) and a new daemon: the request and the wait are still there.
+    daemon.kill();
+    let mut daemon = world.daemon("enforce", &extra, &notice);
+    daemon.wait_ready().await;
+    assert_eq!(requests(&world, "pending")[0]["id"], id);
+    assert!(remediations_text(&world).contains(&waiting));
+    // Approved now, the prod fix waits for the window too.
+    let out = decide(&world, "approve", id, "alice", "CHG-9 in the window");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_remediations(&world, "both fixes wait", |t| {
+        t.contains("Waiting to start (2)") && t.contains(&arn("held-nb"))
+    })
+    .await;
+    assert_eq!(world.sim.simulator.calls().succeeded(STOP), 0);
+
+    // In the window: notice (the tag, a Remediation Scheduled event), then the fixes.
+    let journal = world
+        .wait_journal(Duration::from_secs(150), "both fixes in the window", |j| {
+            ["win-nb", "held-nb"].iter().all(|n| {
+                fixes_of(j, n)
+                    .iter()
+                    .any(|r| r.status == RemediationStatus::Succeeded)
+            })
+        })
+        .await;
+    let mut events = Vec::new();
+    world
+        .receive_events(
+            &notices,
+            &mut events,
+            Duration::from_secs(30),
+            "the notices",
+            |e| {
+                let of = |t: &str| e.iter().filter(|v| v["detail-type"] == t).count();
+                of("Remediation Scheduled") == 2 && of("Remediation Succeeded") == 2
+            },
+        )
+        .await;
+    for name in ["win-nb", "held-nb"] {
+        let fix = fixes_of(&journal, name)[0];
+        assert!(
+            fix.created_at >= start * 1000,
+            "{name} started in the window"
+        );
+        let scheduled = events
+            .iter()
+            .find(|v| {
+                v["detail-type"] == "Remediation Scheduled"
+                    && v["detail"]["resource"]["arn"] == arn(name)
+            })
+            .unwrap_or_else(|| panic!("no notice for {name}: {events:#?}"));
+        let at: jiff::Timestamp = scheduled["detail"]["scheduled_for"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let stop = fix
+            .steps
+            .iter()
+            .find(|s| s.step == "StopNotebookInstance")
+            .unwrap();
+        assert!(
+            stop.at >= at.as_millisecond(),
+            "{name} stopped after its notice"
+        );
+    }
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        (
+            calls.succeeded(STOP),
+            calls.succeeded(UPDATE),
+            calls.succeeded(START),
+            calls.succeeded("DeleteTags"),
+        ),
+        (2, 2, 2, 2),
+        "{calls:?}"
+    );
+    let tags = world
+        .sagemaker
+        .list_tags()
+        .resource_arn(arn("win-nb"))
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tags()
+        .iter()
+        .all(|t| t.key() != Some("sagemaker-remediator:scheduled-at")));
+    assert!(!remediations_text(&world).contains("Waiting to start"));
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}

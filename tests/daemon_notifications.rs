@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::daemon::{family_event, World, NOTIFICATION_BUS};
@@ -218,13 +218,14 @@ async fn a_crash_before_the_send_delivers_each_notice_once_after_the_restart() {
     );
 
     // The notice was committed with the journal step and never sent.
-    let waiting: BTreeSet<String> = SqliteStore::open_existing(&world.store_path())
-        .unwrap()
-        .outbox_due(Channel::Events, i64::MAX, 100)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.notice.event_id)
-        .collect();
+    let waiting: std::collections::BTreeSet<String> =
+        SqliteStore::open_existing(&world.store_path())
+            .unwrap()
+            .outbox_due(Channel::Events, i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.notice.event_id)
+            .collect();
     assert!(!waiting.is_empty());
     let mut events = Vec::new();
     drain(&world, &queue, &mut events, 2).await;

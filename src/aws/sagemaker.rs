@@ -55,6 +55,12 @@ pub trait SageMakerApi: Send + Sync {
         arn: &str,
         tags: &[Tag],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// DeleteTags: removes the keys (absent ones are no error).
+    fn delete_tags(
+        &self,
+        arn: &str,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// [`SageMakerApi`] over the official SDK client, every call through the account's
@@ -339,6 +345,21 @@ impl SageMakerApi for SdkSageMaker {
         self.run(OP, |c| async move {
             sent!(
                 c.add_tags().resource_arn(&arn).set_tags(Some(tags)),
+                OP,
+                Some(&arn)
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn delete_tags(&self, arn: &str, keys: &[&str]) -> Result<(), AwsError> {
+        const OP: &str = "DeleteTags";
+        let arn = arn.to_string();
+        let keys: Vec<String> = keys.iter().map(|k| (*k).to_string()).collect();
+        self.run(OP, |c| async move {
+            sent!(
+                c.delete_tags().resource_arn(&arn).set_tag_keys(Some(keys)),
                 OP,
                 Some(&arn)
             )

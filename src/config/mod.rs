@@ -322,6 +322,12 @@ pub struct RemediationConfig {
     #[default(3600)]
     #[garde(custom(within(0, MAX_RETRY_SECS)))]
     pub quiet_after_use_secs: u64,
+    /// Notice before a fix stops a running notebook, in seconds (0 to 30 days; 0: none). The
+    /// daemon tags the notebook `sagemaker-remediator:scheduled-at` with the planned stop time
+    /// (and sends `Remediation Scheduled`), then waits this long before it stops it.
+    #[default(0)]
+    #[garde(custom(within(0, MAX_RETRY_SECS)))]
+    pub stop_notice_secs: u64,
     /// After someone started a notebook that our fix held stopped, how long no disruptive fix
     /// touches that notebook, in seconds (0 to 30 days).
     #[default(86_400)]

@@ -9,12 +9,14 @@ use crate::store::Pause;
 use super::*;
 
 const HOUR: Millis = 3_600_000;
+const PAUSED: &str = "enforcement-paused";
 
-/// When a new notebook fix in `resource`'s account may start, if not now.
+/// When a new notebook fix in `resource`'s account may start, if not now, and why not
+/// (`enforcement-paused` or `fixes-at-once`).
 pub(super) fn wait<S: Store, C: ClientFactory>(
     ctx: &Context<S, C>,
     resource: &ResourceRef,
-) -> Result<Option<Millis>, ReconcileError> {
+) -> Result<Option<(Millis, &'static str)>, ReconcileError> {
     let account = &resource.account;
     let arn = &resource.arn;
     let now = ctx.now();
@@ -23,7 +25,7 @@ pub(super) fn wait<S: Store, C: ClientFactory>(
         .as_ref()
         .filter(|p| p.until > now && p.resumed_at.is_none())
     {
-        return Ok(Some(p.until));
+        return Ok(Some((p.until, PAUSED)));
     }
     let hour = now - now.rem_euclid(HOUR);
     let since = pause
@@ -67,12 +69,12 @@ pub(super) fn wait<S: Store, C: ClientFactory>(
         tracing::warn!(event = "enforcement_paused", account = %account, until = %crate::journal::time(until), "{reason}");
         ctx.metrics
             .set("smr_enforcement_paused", &[("account", account)], 1.0);
-        return Ok(Some(until));
+        return Ok(Some((until, PAUSED)));
     }
     ctx.metrics
         .set("smr_enforcement_paused", &[("account", account)], 0.0);
     if running >= limits.notebook_fixes_at_once {
-        return Ok(Some(now + 10_000));
+        return Ok(Some((now + 10_000, "fixes-at-once")));
     }
     Ok(None)
 }

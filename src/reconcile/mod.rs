@@ -31,6 +31,7 @@ pub mod sweep;
 mod tag_fix;
 #[cfg(test)]
 mod tests;
+pub mod waits;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -437,6 +438,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
         .map(|e| e.control)
         .collect();
     if failed.is_empty() {
+        waits::settled(ctx, &resource)?;
         return Ok(Next::Done);
     }
     let tags = match &snapshot.detail {
@@ -480,6 +482,9 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
     if !decision.add_tags.is_empty() {
         tag_fix::add_tags(ctx, api, resource, &decision).await?;
     }
+    if decision.fix.is_none() {
+        waits::settled(ctx, resource)?;
+    }
     if let Some(plan) = &decision.fix {
         let controls = fix_controls(plan);
         let needs_approval = controls.iter().any(|c| decision.approve.contains(c));
@@ -495,21 +500,17 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
             if let Some(held) = ctx.held(resource, NOTEBOOK_FIX, &fingerprint, &version)? {
                 return Ok(held_action(&held, ctx.now()));
             }
+            let plan_json = serde_json::to_value(plan).unwrap_or_default();
             let approved = match needs_approval {
                 false => None,
-                true => {
-                    let plan_json = serde_json::to_value(plan).unwrap_or_default();
-                    match approval::gate(ctx, resource, NOTEBOOK_FIX, &controls, &plan_json)? {
-                        approval::Gate::Wait => return Ok(Next::Done),
-                        approval::Gate::Go(a) => Some(a),
-                    }
-                }
+                true => match approval::gate(ctx, resource, NOTEBOOK_FIX, &controls, &plan_json)? {
+                    approval::Gate::Wait => return Ok(Next::Done),
+                    approval::Gate::Go(a) => Some(a),
+                },
             };
-            let start = match disruption_wait(ctx, snapshot, tags)? {
-                Some(start) => Some(start),
-                None => limits::wait(ctx, resource)?,
-            };
-            if let Some(start) = start {
+            if let Some(start) =
+                waits::before_start(ctx, api, snapshot, tags, &controls, &plan_json).await?
+            {
                 return Ok(Next::RequeueAfter(Duration::from_millis(
                     u64::try_from(start.saturating_sub(ctx.now())).unwrap_or(0),
                 )));
@@ -524,62 +525,6 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
         }
     }
     Ok(Next::Done)
-}
-
-/// When the notebook fix may start, if it would stop a running notebook (a stopped one is not
-/// disrupted, so it does not wait) and someone used the notebook within
-/// `remediation.quiet_after_use_secs`, or a maintenance window that applies is closed now.
-fn disruption_wait<S: Store, C: ClientFactory>(
-    ctx: &Context<S, C>,
-    snapshot: &Snapshot,
-    tags: &[Tag],
-) -> Result<Option<Millis>, ReconcileError> {
-    let Detail::Notebook(n) = &snapshot.detail else {
-        return Ok(None);
-    };
-    if matches!(
-        n.status,
-        crate::model::NotebookStatus::Stopped | crate::model::NotebookStatus::Failed
-    ) {
-        return Ok(None);
-    }
-    let resource = &snapshot.resource;
-    let now = ctx.now();
-    let key = crate::events::arn(
-        resource.resource_type,
-        &resource.region,
-        &resource.account,
-        &resource.name,
-    );
-    let quiet = i64::try_from(ctx.config.remediation.quiet_after_use_secs)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1000);
-    let used = ctx
-        .store
-        .last_activity(&key)
-        .map_err(ctx.store_err(&resource.arn))?;
-    let (start, reason) = match used.map(|at| at.saturating_add(quiet)).filter(|t| *t > now) {
-        Some(quiet_from) => (quiet_from, "in-use"),
-        None => {
-            let windows = ctx.config.windows_for(&resource.account, tags);
-            match policy::windows::wait_until(&windows, now) {
-                Some(start) => (start, "maintenance-window"),
-                None => return Ok(None),
-            }
-        }
-    };
-    let until = crate::journal::time(start);
-    tracing::info!(event = "fix_waits", resource_arn = %resource.arn, reason, until = %until, "the fix would stop a running notebook: it starts later");
-    RemediationHeld {
-        resource_arn: &resource.arn,
-        kind: NOTEBOOK_FIX.as_str(),
-        reason,
-        failures: 0,
-        until: &until,
-        last_failure: "",
-    }
-    .emit(&ctx.metrics);
-    Ok(Some(start))
 }
 
 /// The journal kind of the in-place notebook fix.

@@ -39,6 +39,8 @@ struct FakeState {
     always: BTreeMap<&'static str, ErrorClass>,
     /// Describes a transition takes.
     transition_describes: u32,
+    /// Tags added by the code under test, by ARN (every resource also has `owner`).
+    tags: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A fake SageMaker that knows notebook statuses and nothing else.
@@ -193,7 +195,11 @@ impl SageMakerApi for Fake {
 
     async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, AwsError> {
         self.enter("ListTags", arn)?;
-        Ok(vec![Tag::new("owner", "data-science")])
+        let mut tags = vec![Tag::new("owner", "data-science")];
+        if let Some(added) = self.state().tags.get(arn) {
+            tags.extend(added.iter().map(|(k, v)| Tag::new(k, v)));
+        }
+        Ok(tags)
     }
 
     async fn stop_notebook(&self, name: &str) -> Result<(), AwsError> {
@@ -240,8 +246,22 @@ impl SageMakerApi for Fake {
         Ok(())
     }
 
-    async fn add_tags(&self, arn: &str, _tags: &[Tag]) -> Result<(), AwsError> {
-        self.enter("AddTags", arn)
+    async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), AwsError> {
+        self.enter("AddTags", arn)?;
+        let mut state = self.state();
+        let added = state.tags.entry(arn.to_string()).or_default();
+        for t in tags {
+            added.insert(t.key.clone(), t.value.clone());
+        }
+        Ok(())
+    }
+
+    async fn delete_tags(&self, arn: &str, keys: &[&str]) -> Result<(), AwsError> {
+        self.enter("DeleteTags", arn)?;
+        if let Some(added) = self.state().tags.get_mut(arn) {
+            added.retain(|k, _| !keys.contains(&k.as_str()));
+        }
+        Ok(())
     }
 }
 
@@ -846,6 +866,18 @@ async fn approval_requests_expire_rejections_hold_until_the_reask_and_an_approva
     run.stop().await;
 }
 
+/// Triggers the notebook "stopped" and waits for its fix: a stopped notebook is not disrupted,
+/// so no window or notice holds it.
+async fn stopped_one_is_fixed_at_once(h: &Harness, ctx: &Ctx) {
+    h.trigger(ctx, "stopped", "e2");
+    until(
+        Duration::from_secs(60),
+        "the stopped notebook's fix",
+        || finished(h, "stopped", RemediationStatus::Succeeded),
+    )
+    .await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_fix_outside_its_maintenance_window_waits_and_runs_when_the_window_opens() {
     let mut h = Harness::new(1);
@@ -867,17 +899,20 @@ async fn a_fix_outside_its_maintenance_window_waits_and_runs_when_the_window_ope
     let run = h.start("a");
     let ctx = &run.ctx;
     h.trigger(ctx, "windowed", "e1");
-    h.trigger(ctx, "stopped", "e2");
-    // A stopped notebook is not disrupted: its fix does not wait.
-    until(
-        Duration::from_secs(60),
-        "the stopped notebook's fix",
-        || finished(&h, "stopped", RemediationStatus::Succeeded),
-    )
-    .await;
+    stopped_one_is_fixed_at_once(&h, ctx).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert!(h.journal("windowed").is_empty());
     assert_eq!(h.fake.calls(STOP), 0, "nothing stopped outside the window");
+    // The wait is recorded with the window's start (rounded down to the minute), for
+    // `remediations`; the stopped notebook never waited.
+    let waits = h.store.waits().unwrap();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(waits[0].resource.arn, arn("windowed"));
+    assert_eq!(waits[0].reason, "maintenance-window");
+    assert!(
+        (start - 60_000..=start).contains(&waits[0].until),
+        "{waits:?}"
+    );
     assert!(
         ctx.metrics.get(
             "smr_remediations_held_total",
@@ -892,6 +927,69 @@ async fn a_fix_outside_its_maintenance_window_waits_and_runs_when_the_window_ope
     })
     .await;
     assert_eq!(h.fake.calls(STOP), 1);
+    assert!(
+        h.store.waits().unwrap().is_empty(),
+        "the wait ends when the fix starts"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_running_notebook_gets_notice_before_its_stop_and_the_notice_goes_once_it_is_fixed() {
+    let mut h = Harness::new(1);
+    h.config.remediation.stop_notice_secs = 600;
+    h.fake.add("noticed", NotebookStatus::InService, "Enabled");
+    h.fake.add("stopped", NotebookStatus::Stopped, "Enabled");
+    let run = h.start("a");
+    let ctx = &run.ctx;
+    let asked = ctx.now();
+    h.trigger(ctx, "noticed", "e1");
+    stopped_one_is_fixed_at_once(&h, ctx).await;
+    until(Duration::from_secs(60), "the notice", || {
+        !h.store.waits().unwrap().is_empty()
+    })
+    .await;
+    // The running notebook is tagged with the planned stop time, told about, and not stopped.
+    let scheduled = h.fake.state().tags[&arn("noticed")][waits::SCHEDULED_AT].clone();
+    let at = scheduled
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_millisecond();
+    assert!(
+        (asked + 600_000..=asked + 601_000).contains(&at),
+        "{scheduled}"
+    );
+    assert!(
+        !h.fake.state().tags.contains_key(&arn("stopped")),
+        "a stopped one gets no notice"
+    );
+    let waits = h.store.waits().unwrap();
+    assert_eq!(
+        (waits[0].reason.as_str(), waits[0].until),
+        ("stop-notice", at)
+    );
+    assert_eq!(
+        outbox(&h)
+            .iter()
+            .filter(|(t, _, _)| t == "Remediation Scheduled")
+            .count(),
+        1
+    );
+    // More triggers during the notice neither stop it nor give notice again.
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    h.trigger(ctx, "noticed", "e3");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.fake.calls(STOP), 0, "nothing stopped during the notice");
+    assert_eq!(h.fake.calls("AddTags"), 1);
+    // When the notice is over, its tag is removed and the fix runs.
+    until(Duration::from_secs(600), "the fix after the notice", || {
+        finished(&h, "noticed", RemediationStatus::Succeeded)
+    })
+    .await;
+    assert!(ctx.now() >= at);
+    assert_eq!((h.fake.calls(STOP), h.fake.calls("DeleteTags")), (1, 1));
+    assert!(!h.fake.state().tags[&arn("noticed")].contains_key(waits::SCHEDULED_AT));
+    assert!(h.store.waits().unwrap().is_empty());
     run.stop().await;
 }
 

@@ -194,6 +194,23 @@ pub struct Pause {
     pub resumed_at: Option<Millis>,
 }
 
+/// A notebook fix that is due but may not start yet: a maintenance window is closed, someone
+/// used the notebook lately, its notice before a stop runs, or the blast-radius limits hold it.
+/// Kept for `remediations` until the fix starts or is no longer needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wait {
+    #[serde(flatten)]
+    pub resource: ResourceRef,
+    pub kind: RemediationKind,
+    pub controls: Vec<ControlId>,
+    /// `maintenance-window`, `in-use`, `stop-notice`, `enforcement-paused` or `fixes-at-once`.
+    pub reason: String,
+    /// When the fix is looked at again (and starts, if nothing else holds it).
+    pub until: Millis,
+    /// When the wait was recorded (the fix was last looked at).
+    pub at: Millis,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -499,6 +516,16 @@ pub trait Store: Send + Sync {
 
     /// When someone last opened the notebook `arn`, if ever recorded.
     fn last_activity(&self, arn: &str) -> Result<Option<Millis>, StoreError>;
+
+    /// Records that a fix waits (replacing the resource's earlier wait of the same kind), with
+    /// `notices` in the same transaction.
+    fn save_wait(&self, wait: &Wait, notices: &[Notice]) -> Result<(), StoreError>;
+
+    /// Forgets the wait of `arn`'s fix of `kind` (it started, or is no longer needed).
+    fn clear_wait(&self, arn: &str, kind: RemediationKind) -> Result<(), StoreError>;
+
+    /// Every fix that waits, soonest first.
+    fn waits(&self) -> Result<Vec<Wait>, StoreError>;
 
     /// A cheap round trip to the database, for readiness checks.
     fn ping(&self) -> Result<(), StoreError>;

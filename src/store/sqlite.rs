@@ -26,7 +26,7 @@ use schema::*;
 use super::{
     Approval, ApprovalState, Channel, Failure, Flag, Millis, NewApproval, NewRemediation, Notice,
     OutboxEntry, Pause, Pending, Remediation, RemediationKind, RemediationStatus, StepRecord,
-    Store, StoreError, Verdict,
+    Store, StoreError, Verdict, Wait,
 };
 use crate::events::Trigger;
 
@@ -104,6 +104,9 @@ impl SqliteStore {
         if found < 3 {
             tx.execute_batch(outbox::SCHEMA_V3).map_err(err)?;
             tx.execute_batch(approvals::SCHEMA).map_err(err)?;
+        }
+        if found < 4 {
+            tx.execute_batch(SCHEMA_V4).map_err(err)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(err)?;
@@ -893,6 +896,42 @@ impl Store for SqliteStore {
         tx.commit().map_err(|e| self.sql(e))
     }
 
+    fn save_wait(&self, wait: &Wait, notices: &[Notice]) -> Result<(), StoreError> {
+        let body = serde_json::to_string(wait).unwrap_or_default();
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO waits (arn, kind, until, body) VALUES (?1, ?2, ?3, ?4)",
+            params![wait.resource.arn, wait.kind.as_str(), wait.until, body],
+        )
+        .map_err(|e| self.sql(e))?;
+        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    fn clear_wait(&self, arn: &str, kind: RemediationKind) -> Result<(), StoreError> {
+        // Most resources never wait: a read first spares them a write transaction.
+        let conn = self.lock();
+        let found = conn
+            .prepare_cached("SELECT 1 FROM waits WHERE arn = ?1 AND kind = ?2")
+            .and_then(|mut stmt| stmt.exists(params![arn, kind.as_str()]))
+            .map_err(|e| self.sql(e))?;
+        if found {
+            conn.execute(
+                "DELETE FROM waits WHERE arn = ?1 AND kind = ?2",
+                params![arn, kind.as_str()],
+            )
+            .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
+    }
+
+    fn waits(&self) -> Result<Vec<Wait>, StoreError> {
+        self.bodies_of("SELECT arn, body FROM waits ORDER BY until, arn", "wait")
+    }
+
     fn record_activity(&self, arn: &str, at: Millis) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO activity (arn, at) VALUES (?1, ?2) \
@@ -1312,7 +1351,7 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
     }
 
     fn notice(id: &str, at: Millis) -> Notice {

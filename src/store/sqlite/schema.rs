@@ -3,10 +3,21 @@
 use std::time::Duration;
 
 /// The schema this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// How long a statement waits for a lock held by another connection.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Version 4: the fixes that wait to start, one row per resource and kind.
+pub(super) const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS waits (
+    arn   TEXT    NOT NULL,
+    kind  TEXT    NOT NULL,
+    until INTEGER NOT NULL,
+    body  TEXT    NOT NULL,
+    PRIMARY KEY (arn, kind)
+) WITHOUT ROWID;
+";
 
 pub(super) const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS triggers (
