@@ -5,10 +5,33 @@ use crate::store::Millis;
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_ms() -> Millis {
-    std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .unwrap_or(0);
+    now.saturating_add(skew_ms())
+}
+
+/// With the `failpoints` feature (tests only), `SAGEMAKER_REMEDIATOR_CLOCK_SKEW_SECS` moves the
+/// process's "now" by that many seconds, so that end-to-end tests can let hours pass (an
+/// approval request expiring) without waiting for them. AWS request signing keeps the real time.
+#[cfg(feature = "failpoints")]
+pub const CLOCK_SKEW_VAR: &str = "SAGEMAKER_REMEDIATOR_CLOCK_SKEW_SECS";
+
+#[cfg(feature = "failpoints")]
+fn skew_ms() -> Millis {
+    static SKEW: std::sync::OnceLock<Millis> = std::sync::OnceLock::new();
+    *SKEW.get_or_init(|| {
+        std::env::var(CLOCK_SKEW_VAR)
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(0, |secs| secs.saturating_mul(1000))
+    })
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn skew_ms() -> Millis {
+    0
 }
 
 /// A source of the current time in epoch milliseconds.

@@ -887,3 +887,60 @@ async fn a_restart_loses_neither_a_pending_request_nor_a_fix_waiting_for_its_win
     assert!(!remediations_text(&world).contains("Waiting to start"));
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }
+
+/// Two hours pass (the daemon restarted with its clock moved forward; feature `failpoints`)
+/// while a request with a one-hour expiry waits: the next trigger records it as expired, asks
+/// again, and nothing is changed meanwhile; the expired request can no longer be decided.
+#[cfg(feature = "failpoints")]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_request_leads_to_nothing_and_the_next_trigger_asks_again() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let extra = format!("{PROD_NEEDS_APPROVAL}expiry_hours = 1\n");
+    let mut daemon = world.daemon("enforce", &extra, &[]);
+    daemon.wait_ready().await;
+    world.notebook("expiring-nb", true).await;
+    tag_prod(&world, "expiring-nb").await;
+    world.sim.simulator.reset_calls();
+    security_hub_events(&world, &["expiring-nb"]).await;
+    let first = wait_requests(&world, "pending", |r| r.len() == 1).await;
+    let first_id = first[0]["id"].as_i64().unwrap();
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+
+    let mut later = world.daemon(
+        "enforce",
+        &extra,
+        &[("SAGEMAKER_REMEDIATOR_CLOCK_SKEW_SECS", "7200")],
+    );
+    later.wait_ready().await;
+    world
+        .put_events(&[family_event("config", "expiring-nb")])
+        .await;
+    let expired = wait_requests(&world, "expired", |r| r.len() == 1).await;
+    assert_eq!(expired[0]["id"], first_id);
+    assert!(expired[0]["decided_by"].is_null(), "{expired:#?}");
+    let again = wait_requests(&world, "pending", |r| r.len() == 1).await;
+    assert_ne!(again[0]["id"].as_i64().unwrap(), first_id);
+    assert_eq!(again[0]["resource_arn"], arn("expiring-nb"));
+    assert!(
+        later.log_text().contains("approval_expired"),
+        "{}",
+        later.log_text()
+    );
+
+    // An expired request is no longer decided: exit 2, nothing changes.
+    let out = decide(&world, "approve", first_id, "erin", "too late");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        (
+            calls.succeeded(STOP),
+            calls.succeeded(UPDATE),
+            calls.succeeded(START)
+        ),
+        (0, 0, 0),
+        "{calls:?}"
+    );
+    assert!(fixes_of(&world.journal(), "expiring-nb").is_empty());
+    assert!(later.terminate().success(), "{}", later.log_text());
+}
