@@ -13,7 +13,7 @@ pub fn owner_name() -> String {
     format!("{}:{}:{nonce:08x}", host_name(), std::process::id())
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .ok()

@@ -19,7 +19,7 @@ use crate::notify::sender::Sender;
 use crate::notify::Outbox;
 use crate::reconcile::{self, Context, StepObserver};
 use crate::shutdown::{self, Shutdown};
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{DaemonLock, LockError, SqliteStore, Store, StoreError};
 use crate::telemetry::{Exemptions, InternalEvent};
 
 /// Why the daemon could not start or stopped abnormally.
@@ -31,6 +31,8 @@ pub enum DaemonError {
         #[source]
         source: StoreError,
     },
+    #[error("{0}")]
+    Locked(#[from] LockError),
     #[error("the store failed: {0}")]
     StoreFailed(#[source] StoreError),
     #[error("daemon.listen {listen}: {source}")]
@@ -47,6 +49,18 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         Ok(limit) => tracing::info!(event = "open_file_limit", limit),
         Err(e) => tracing::warn!(event = "open_file_limit", error = %e, "could not raise it"),
     }
+    // One daemon per journal file; a daemon that is just exiting gets a few seconds to let go.
+    let path = config.daemon.store_path.clone();
+    let lock = tokio::task::spawn_blocking(move || DaemonLock::take(&path, LOCK_PATIENCE))
+        .await
+        .map_err(|e| LockError::Io {
+            store: config.daemon.store_path.display().to_string(),
+            lock: crate::store::lock_path(&config.daemon.store_path)
+                .display()
+                .to_string(),
+            source: std::io::Error::other(e),
+        })??;
+    tracing::info!(event = "journal_locked", lock = %lock.path.display());
     let store =
         SqliteStore::open(&config.daemon.store_path).map_err(|source| DaemonError::Store {
             path: config.daemon.store_path.display().to_string(),
@@ -59,8 +73,13 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         tracing::info!(event = "shutdown_requested");
         trigger.fire();
     });
-    serve(config, Arc::new(store), base, shutdown, None).await
+    let served = serve(config, Arc::new(store), base, shutdown, None).await;
+    drop(lock);
+    served
 }
+
+/// How long `run` waits for another daemon on the same journal to exit before it gives up.
+const LOCK_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The daemon on given parts (the demo and tests use it with their own store and signal).
 pub async fn serve<S: Store + 'static>(

@@ -406,6 +406,51 @@ async fn a_fix_cut_off_by_shutdown_or_a_kill_resumes_at_once_after_a_restart() {
     }
 }
 
+/// A second `run` on the journal file of a running daemon (a rolling deploy on one volume, a
+/// second `run` by hand) is refused with the holder named; the first daemon keeps fixing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_daemon_on_the_same_journal_is_refused_and_the_first_keeps_working() {
+    let world = World::start(Duration::from_millis(700)).await;
+    let mut first = world.daemon("enforce", "", &[]);
+    first.wait_ready().await;
+    let mut second = world.daemon("enforce", "", &[]);
+    let status = second.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{}", second.log_text());
+    let said = second.log_text();
+    assert!(
+        said.contains("another daemon works on the journal"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("the daemon with pid {} on host", first.pid())),
+        "{said}"
+    );
+    drop(second);
+
+    world.notebook("still-fixed", true).await;
+    world.sim.simulator.reset_calls();
+    world
+        .put_events(&[family_event("securityhub", "still-fixed")])
+        .await;
+    world
+        .wait_journal(Duration::from_secs(60), "the fix by the first", |j| {
+            for_notebook(j, "still-fixed")
+                .iter()
+                .any(|r| r.status == RemediationStatus::Succeeded)
+        })
+        .await;
+    let calls = world.sim.simulator.calls();
+    assert_eq!(calls.received(STOP), 1, "{calls:?}");
+    // Reading the journal takes no lock.
+    let out = world.cli(&["remediations"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(first.terminate().success(), "{}", first.log_text());
+    // Once the first is gone, a new daemon takes the journal.
+    let mut third = world.daemon("enforce", "", &[]);
+    third.wait_ready().await;
+    assert!(third.terminate().success(), "{}", third.log_text());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_while_a_fix_waits_does_not_keep_the_notebook_stopped() {
     let world = World::start(Duration::from_millis(500)).await;

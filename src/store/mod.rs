@@ -21,7 +21,7 @@ mod vocabulary;
 
 pub use approvals::{Approval, ApprovalState, NewApproval, Verdict};
 pub use outbox::{Channel, Notice, OutboxEntry};
-pub use sqlite::SqliteStore;
+pub use sqlite::{lock_path, DaemonLock, LockError, SqliteStore};
 pub use vocabulary::{RemediationKind, Step, StepPhase};
 
 pub use crate::model::Millis;

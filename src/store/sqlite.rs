@@ -16,9 +16,12 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 mod approvals;
+mod lock;
 mod outbox;
 mod rows;
 mod schema;
+
+pub use lock::{lock_path, DaemonLock, LockError};
 
 use rows::*;
 use schema::*;
