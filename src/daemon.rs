@@ -60,7 +60,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 .to_string(),
             source: std::io::Error::other(e),
         })??;
-    tracing::info!(event = "journal_locked", lock = %lock.path.display());
+    tracing::info!(
+        event = "journal_locked",
+        "this daemon alone works on the journal"
+    );
+    tracing::debug!(event = "journal_locked", lock = %lock.path.display());
     let store =
         SqliteStore::open(&config.daemon.store_path).map_err(|source| DaemonError::Store {
             path: config.daemon.store_path.display().to_string(),
