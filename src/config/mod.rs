@@ -41,6 +41,8 @@
 mod checks;
 mod load;
 mod problems;
+#[cfg(test)]
+mod proptests;
 mod rules;
 #[cfg(test)]
 mod tests;
