@@ -447,3 +447,88 @@ async fn findings_of_a_fixed_notebook_end_resolved_and_of_a_flagged_one_notified
     assert!((3..=4).contains(&updates), "{calls:?}");
     assert!(calls.succeeded("GetFindings") >= 2, "{calls:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn findings_of_exempt_controls_end_suppressed_once_with_the_reason() {
+    let world = World::start(Duration::from_millis(300)).await;
+    let arn =
+        |name: &str| format!("arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/{name}");
+    world.notebook("wb-tag-exempt", true).await;
+    world.notebook("wb-conf-exempt", true).await;
+    world
+        .sagemaker
+        .add_tags()
+        .resource_arn(arn("wb-tag-exempt"))
+        .tags(
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key("sagemaker-remediator:exempt")
+                .value("TICKET-9")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sim = &world.sim.simulator;
+    sim.add_finding("us-east-1", &arn("wb-tag-exempt"), "SageMaker.3");
+    sim.add_finding("us-east-1", &arn("wb-conf-exempt"), "SageMaker.3");
+    sim.reset_calls();
+    let endpoint = world.sim.endpoint();
+    let extra = format!(
+        "\n[findings]\nupdate = true\nsuppress_exempt = true\n\n[notifications]\n\
+         retry_backoff_secs = 1\n\n[[exemptions]]\narn = \"{}\"\ncontrols = [\"SageMaker.3\"]\n\
+         reason = \"the pilot needs root (TICKET-10)\"\nexpires = \"2999-12-31\"\n",
+        arn("wb-conf-exempt")
+    );
+    let mut daemon = world.daemon(
+        "enforce",
+        &extra,
+        &[("AWS_ENDPOINT_URL_SECURITYHUB", endpoint.as_str())],
+    );
+    daemon.wait_ready().await;
+    let events = [
+        family_event("securityhub", "wb-tag-exempt"),
+        family_event("securityhub", "wb-conf-exempt"),
+    ];
+    world.put_events(&events).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let suppressed = |name: &str| {
+        findings_of(&world, name)
+            .into_iter()
+            .find(|f| f.1 == "SUPPRESSED")
+    };
+    let (by_tag, by_config) = loop {
+        if let (Some(a), Some(b)) = (suppressed("wb-tag-exempt"), suppressed("wb-conf-exempt")) {
+            break (a, b);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?} {:?}\n{}",
+            findings_of(&world, "wb-tag-exempt"),
+            findings_of(&world, "wb-conf-exempt"),
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        by_tag.2.starts_with(
+            "Exempt: the resource carries the tag `sagemaker-remediator:exempt` = `TICKET-9`."
+        ),
+        "{by_tag:?}"
+    );
+    assert!(
+        by_config.2.starts_with(
+            "Exempt from SageMaker.3 in sagemaker-remediator's configuration until 2999-12-31"
+        ) && by_config.2.contains("the pilot needs root (TICKET-10)"),
+        "{by_config:?}"
+    );
+    // More triggers ask nothing more of Security Hub, and nothing is changed in SageMaker.
+    world.put_events(&events).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let calls = sim.calls();
+    assert_eq!(calls.succeeded("BatchUpdateFindings"), 2, "{calls:?}");
+    assert_eq!(calls.succeeded("GetFindings"), 2, "{calls:?}");
+    for op in ["StopNotebookInstance", "UpdateNotebookInstance", "AddTags"] {
+        assert_eq!(calls.received(op), 0, "{op}: {calls:?}");
+    }
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}

@@ -626,6 +626,11 @@ pub struct FindingsConfig {
     /// credentials).
     #[garde(custom(rules::optional_account_id))]
     pub administrator_account: String,
+    /// With `update`, also set the active findings of exempt controls (the exemption tag, or an
+    /// `[[exemptions]]` entry in force) to `SUPPRESSED`, with a note giving the reason and the
+    /// entry's last day. Once per resource and control while the daemon runs.
+    #[garde(skip)]
+    pub suppress_exempt: bool,
 }
 
 /// AWS client behaviour.

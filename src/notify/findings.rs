@@ -29,6 +29,7 @@ use crate::aws::AwsError;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::model::{ControlId, ResourceRef};
 use crate::shutdown::Shutdown;
 use crate::store::{Channel, Millis, Notice, OutboxEntry, Store, StoreError};
 use crate::telemetry::{FindingsUpdated, InternalEvent, OutboxLength};
@@ -101,6 +102,24 @@ pub fn update_for(outcome: &Outcome<'_>) -> Option<Notice> {
         }),
         at: outcome.at,
     })
+}
+
+/// The update that suppresses the active findings of an exempt `control`, with `note` saying
+/// why.
+pub fn suppression(resource: &ResourceRef, control: ControlId, note: String, at: Millis) -> Notice {
+    Notice {
+        channel: Channel::Findings,
+        event_id: new_event_id(),
+        detail_type: "SUPPRESSED".to_string(),
+        detail: json!({
+            "account": resource.account,
+            "region": resource.region,
+            "resource_arn": resource.arn,
+            "controls": [control.as_str()],
+            "note": note,
+        }),
+        at,
+    }
 }
 
 /// The note as written: the stored text, the journal entry, within Security Hub's limit.

@@ -36,6 +36,9 @@ pub struct Outbox {
     pub events: Option<Arc<Notify>>,
     /// Security Hub write-back (`findings.update`).
     pub findings: Option<Arc<Notify>>,
+    /// The (resource ARN, control) pairs whose findings were already asked to be suppressed
+    /// while this process runs.
+    pub suppressed: Arc<std::sync::Mutex<std::collections::HashSet<(String, ControlId)>>>,
 }
 
 impl Outbox {
@@ -54,6 +57,24 @@ impl Outbox {
             notices.extend(findings::update_for(outcome));
         }
         notices
+    }
+
+    /// Whether the findings of `control` on `arn` are still to be suppressed in this run (true
+    /// once per pair: the caller then writes the notice).
+    pub fn first_suppression(&self, arn: &str, control: ControlId) -> bool {
+        self.findings.is_some()
+            && self
+                .suppressed
+                .lock()
+                .map(|mut seen| seen.insert((arn.to_string(), control)))
+                .unwrap_or(false)
+    }
+
+    /// Forgets a suppression whose notice could not be written, so that it is asked again.
+    pub fn forget_suppression(&self, arn: &str, control: ControlId) {
+        if let Ok(mut seen) = self.suppressed.lock() {
+            seen.remove(&(arn.to_string(), control));
+        }
     }
 
     /// Wakes the senders after notices were committed.

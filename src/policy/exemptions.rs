@@ -7,6 +7,19 @@ use super::Decision;
 use crate::config::Config;
 use crate::model::{ControlId, Millis};
 
+/// The configured exemption in force at `now` for `control` of the resource `arn`, if any.
+pub fn entry_for<'c>(
+    config: &'c Config,
+    arn: &str,
+    control: ControlId,
+    now: Millis,
+) -> Option<&'c crate::config::Exemption> {
+    config
+        .exemptions
+        .iter()
+        .find(|e| e.active(now) && e.covers(arn, control))
+}
+
 /// Takes the controls that an active exemption covers out of `decision` (of which `failed`
 /// are the failed controls); the exempted controls.
 pub fn apply(
@@ -18,11 +31,7 @@ pub fn apply(
     let arn = decision.resource.arn.to_string();
     let mut exempted = Vec::new();
     for &control in failed {
-        let Some(e) = config
-            .exemptions
-            .iter()
-            .find(|e| e.active(now) && e.covers(&arn, control))
-        else {
+        let Some(e) = entry_for(config, &arn, control, now) else {
             continue;
         };
         exempted.push(control);

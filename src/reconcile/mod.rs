@@ -27,6 +27,7 @@ mod flag;
 pub mod limits;
 mod notebook_fix;
 pub mod scheduler;
+mod suppress;
 pub mod sweep;
 mod tag_fix;
 #[cfg(test)]
@@ -450,9 +451,20 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     if let Detail::Notebook(n) = &snapshot.detail {
         policy::platform::guard(&mut decision, n.platform_identifier.as_deref());
     }
-    for c in policy::exemptions::apply(&mut decision, &failed, &ctx.config, ctx.now()) {
-        ctx.ended(&resource, c, "exempt");
+    let now = ctx.now();
+    let exempted = policy::exemptions::apply(&mut decision, &failed, &ctx.config, now);
+    for c in &exempted {
+        ctx.ended(&resource, *c, "exempt");
     }
+    suppress::exempt(ctx, &resource, &exempted, decision.dry_run, |c| {
+        match policy::exemptions::entry_for(&ctx.config, &resource.arn, c, now) {
+            Some(e) => format!(
+                "Exempt from {c} in sagemaker-remediator's configuration until {} (`{}`): {}.",
+                e.expires, e.arn, e.reason
+            ),
+            None => format!("Exempt from {c} in sagemaker-remediator's configuration."),
+        }
+    })?;
     act(ctx, api, &snapshot, &failed, &tags, decision).await
 }
 
@@ -471,6 +483,18 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
         for c in failed {
             ctx.ended(resource, *c, "exempt");
         }
+        let key = &ctx.config.remediation.exemption_tag_key;
+        suppress::exempt(ctx, resource, failed, decision.dry_run, |_| {
+            let value = tags
+                .iter()
+                .find(|t| &t.key == key)
+                .map(|t| t.value.as_str())
+                .filter(|v| !v.is_empty());
+            match value {
+                Some(v) => format!("Exempt: the resource carries the tag `{key}` = `{v}`."),
+                None => format!("Exempt: the resource carries the tag `{key}`."),
+            }
+        })?;
         return Ok(Next::Done);
     }
     for c in &decision.ignored {

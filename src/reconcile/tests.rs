@@ -337,7 +337,7 @@ impl Harness {
             wake: Arc::new(Notify::new()),
             outbox: crate::notify::Outbox {
                 events: Some(Arc::new(Notify::new())),
-                findings: None,
+                ..Default::default()
             },
         })
     }

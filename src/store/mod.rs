@@ -507,6 +507,9 @@ pub trait Store: Send + Sync {
     /// Every recorded pause, by account.
     fn pauses(&self) -> Result<Vec<Pause>, StoreError>;
 
+    /// Adds `notices` to the outbox on their own (no journal change causes them).
+    fn save_notices(&self, notices: &[Notice]) -> Result<(), StoreError>;
+
     /// Records a pause (replacing the account's last one), with `notices` in the same
     /// transaction.
     fn save_pause(&self, pause: &Pause, notices: &[Notice]) -> Result<(), StoreError>;

@@ -884,6 +884,15 @@ impl Store for SqliteStore {
         self.bodies_of("SELECT account, body FROM pauses ORDER BY account", "pause")
     }
 
+    fn save_notices(&self, notices: &[Notice]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
     fn save_pause(&self, pause: &Pause, notices: &[Notice]) -> Result<(), StoreError> {
         let body = serde_json::to_string(pause).unwrap_or_default();
         let mut conn = self.lock();
