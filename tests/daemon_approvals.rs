@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use aws_sdk_sagemaker::types::Tag;
 use common::daemon::{family_event, World, ACCOUNT, REGION};
+use sagemaker_remediator::sim::CallCounts;
 use sagemaker_remediator::store::{Remediation, RemediationStatus};
 use serde_json::Value;
 
@@ -114,6 +115,15 @@ async fn wait_metric(
     }
 }
 
+/// The (Stop, Update, Start) calls that succeeded at the simulator.
+fn stop_update_start(calls: &CallCounts) -> (u64, u64, u64) {
+    (
+        calls.succeeded(STOP),
+        calls.succeeded(UPDATE),
+        calls.succeeded(START),
+    )
+}
+
 fn decide(world: &World, verb: &str, id: i64, by: &str, reason: &str) -> std::process::Output {
     world.cli(&[
         "approvals",
@@ -152,11 +162,7 @@ async fn prod_waits_for_approval_with_no_mutating_call_then_is_fixed_once() {
     assert_eq!(requests(&world, "all").len(), 1);
     let calls = world.sim.simulator.calls();
     assert_eq!(
-        (
-            calls.succeeded(STOP),
-            calls.succeeded(UPDATE),
-            calls.succeeded(START)
-        ),
+        stop_update_start(&calls),
         (1, 1, 1),
         "only dev-nb was touched: {calls:?}"
     );
@@ -188,15 +194,7 @@ async fn prod_waits_for_approval_with_no_mutating_call_then_is_fixed_once() {
         })
         .await;
     let calls = world.sim.simulator.calls();
-    assert_eq!(
-        (
-            calls.succeeded(STOP),
-            calls.succeeded(UPDATE),
-            calls.succeeded(START)
-        ),
-        (2, 2, 2),
-        "{calls:?}"
-    );
+    assert_eq!(stop_update_start(&calls), (2, 2, 2), "{calls:?}");
     assert_eq!(
         world.describe("prod-nb").await,
         ("InService".to_string(), "Disabled".to_string())
@@ -312,15 +310,7 @@ async fn a_rejected_request_leads_to_nothing_and_a_changed_plan_voids_an_approva
     );
     let calls = world.sim.simulator.calls();
     // The only mutating calls are the test's own (one Stop, Update and Start of changed-nb).
-    assert_eq!(
-        (
-            calls.succeeded(STOP),
-            calls.succeeded(UPDATE),
-            calls.succeeded(START)
-        ),
-        (1, 1, 1),
-        "{calls:?}"
-    );
+    assert_eq!(stop_update_start(&calls), (1, 1, 1), "{calls:?}");
     let journal = world.journal();
     assert!(fixes_of(&journal, "rejected-nb").is_empty());
     assert!(fixes_of(&journal, "changed-nb").is_empty());
@@ -432,14 +422,7 @@ async fn the_http_api_refuses_missing_and_wrong_tokens_and_decides_with_a_right_
     );
     wait_fixed(&world, "api-nb", "the approved fix").await;
     let calls = world.sim.simulator.calls();
-    assert_eq!(
-        (
-            calls.succeeded(STOP),
-            calls.succeeded(UPDATE),
-            calls.succeeded(START)
-        ),
-        (1, 1, 1)
-    );
+    assert_eq!(stop_update_start(&calls), (1, 1, 1));
     assert!(
         !daemon.log_text().contains(token),
         "the token is never logged"
@@ -714,14 +697,7 @@ async fn the_web_page_in_a_real_browser_signs_in_with_a_token_and_approves_a_req
         "{step:?}"
     );
     let calls = world.sim.simulator.calls();
-    assert_eq!(
-        (
-            calls.succeeded(STOP),
-            calls.succeeded(UPDATE),
-            calls.succeeded(START)
-        ),
-        (1, 1, 1)
-    );
+    assert_eq!(stop_update_start(&calls), (1, 1, 1));
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }
 
@@ -932,15 +908,7 @@ async fn an_expired_request_leads_to_nothing_and_the_next_trigger_asks_again() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let calls = world.sim.simulator.calls();
-    assert_eq!(
-        (
-            calls.succeeded(STOP),
-            calls.succeeded(UPDATE),
-            calls.succeeded(START)
-        ),
-        (0, 0, 0),
-        "{calls:?}"
-    );
+    assert_eq!(stop_update_start(&calls), (0, 0, 0), "{calls:?}");
     assert!(fixes_of(&world.journal(), "expiring-nb").is_empty());
     assert!(later.terminate().success(), "{}", later.log_text());
 }

@@ -60,10 +60,7 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
     if !decision.dry_run && !tagged && taggable {
         api.add_tags(&resource.arn, &[Tag::new(key.clone(), value.clone())])
             .await
-            .map_err(|source| ReconcileError::Aws {
-                arn: resource.arn.to_string(),
-                source,
-            })?;
+            .map_err(aws_err(&resource.arn))?;
     }
     let label = if decision.dry_run {
         "flagged-dry-run"

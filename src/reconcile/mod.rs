@@ -381,6 +381,14 @@ pub(crate) fn crash_point(step: &str, phase: &str) {
     }
 }
 
+/// The error of an AWS call on `arn`.
+fn aws_err(arn: &str) -> impl Fn(AwsError) -> ReconcileError + Copy + '_ {
+    move |source| ReconcileError::Aws {
+        arn: arn.to_string(),
+        source,
+    }
+}
+
 /// Reconciles one resource named by `trigger`.
 pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     ctx: &Context<S, C>,
@@ -388,10 +396,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     trigger: &Trigger,
 ) -> Result<Next, ReconcileError> {
     let arn = trigger.arn.as_str();
-    let aws_err = |source: AwsError| ReconcileError::Aws {
-        arn: arn.into(),
-        source,
-    };
+    let aws_err = aws_err(arn);
     // A remediation left running (crash, redeploy, suspension) is finished first.
     if let Some(running) = ctx.store.unfinished_for(arn).map_err(ctx.store_err(arn))? {
         if running.kind == NOTEBOOK_FIX {
@@ -456,15 +461,7 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     for c in &exempted {
         ctx.ended(&resource, *c, "exempt");
     }
-    suppress::exempt(ctx, &resource, &exempted, decision.dry_run, |c| {
-        match policy::exemptions::entry_for(&ctx.config, &resource.arn, c, now) {
-            Some(e) => format!(
-                "Exempt from {c} in sagemaker-remediator's configuration until {} (`{}`): {}.",
-                e.expires, e.arn, e.reason
-            ),
-            None => format!("Exempt from {c} in sagemaker-remediator's configuration."),
-        }
-    })?;
+    suppress::configured(ctx, &resource, &exempted, decision.dry_run, now)?;
     act(ctx, api, &snapshot, &failed, &tags, decision).await
 }
 
@@ -483,18 +480,7 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
         for c in failed {
             ctx.ended(resource, *c, "exempt");
         }
-        let key = &ctx.config.remediation.exemption_tag_key;
-        suppress::exempt(ctx, resource, failed, decision.dry_run, |_| {
-            let value = tags
-                .iter()
-                .find(|t| &t.key == key)
-                .map(|t| t.value.as_str())
-                .filter(|v| !v.is_empty());
-            match value {
-                Some(v) => format!("Exempt: the resource carries the tag `{key}` = `{v}`."),
-                None => format!("Exempt: the resource carries the tag `{key}`."),
-            }
-        })?;
+        suppress::tagged(ctx, resource, failed, decision.dry_run, tags)?;
         return Ok(Next::Done);
     }
     for c in &decision.ignored {

@@ -8,8 +8,52 @@ use crate::notify::findings;
 
 use super::*;
 
+/// Suppresses the findings of `controls`, exempt by configured exemptions in force at `now`.
+pub(super) fn configured<S: Store, C: ClientFactory>(
+    ctx: &Context<S, C>,
+    resource: &ResourceRef,
+    controls: &[ControlId],
+    dry_run: bool,
+    now: Millis,
+) -> Result<(), ReconcileError> {
+    exempt(
+        ctx,
+        resource,
+        controls,
+        dry_run,
+        |c| match policy::exemptions::entry_for(&ctx.config, &resource.arn, c, now) {
+            Some(e) => format!(
+                "Exempt from {c} in sagemaker-remediator's configuration until {} (`{}`): {}.",
+                e.expires, e.arn, e.reason
+            ),
+            None => format!("Exempt from {c} in sagemaker-remediator's configuration."),
+        },
+    )
+}
+
+/// Suppresses the findings of `controls` of a resource that carries the exemption tag.
+pub(super) fn tagged<S: Store, C: ClientFactory>(
+    ctx: &Context<S, C>,
+    resource: &ResourceRef,
+    controls: &[ControlId],
+    dry_run: bool,
+    tags: &[Tag],
+) -> Result<(), ReconcileError> {
+    let key = &ctx.config.remediation.exemption_tag_key;
+    let value = tags
+        .iter()
+        .find(|t| &t.key == key)
+        .map(|t| t.value.as_str())
+        .filter(|v| !v.is_empty());
+    let note = match value {
+        Some(v) => format!("Exempt: the resource carries the tag `{key}` = `{v}`."),
+        None => format!("Exempt: the resource carries the tag `{key}`."),
+    };
+    exempt(ctx, resource, controls, dry_run, |_| note.clone())
+}
+
 /// Suppresses the findings of `controls` of `resource`, each with the note `why(control)`.
-pub(super) fn exempt<S: Store, C: ClientFactory>(
+fn exempt<S: Store, C: ClientFactory>(
     ctx: &Context<S, C>,
     resource: &ResourceRef,
     controls: &[ControlId],

@@ -58,9 +58,7 @@ pub(super) async fn before_start<S: Store, C: ClientFactory, A: SageMakerApi>(
         until = stop_notice(ctx, api, resource, tags, controls, plan).await?;
     }
     let Some(until) = until else {
-        ctx.store
-            .clear_wait(&resource.arn, NOTEBOOK_FIX)
-            .map_err(ctx.store_err(&resource.arn))?;
+        settled(ctx, resource)?;
         return Ok(None);
     };
     let wait = Wait {
@@ -174,16 +172,13 @@ async fn stop_notice<S: Store, C: ClientFactory, A: SageMakerApi>(
                 notices: Vec::new(),
             }))
         }
-        Some(_) => {
+        Some(at) => {
             // The notice is used up by this stop (a later stop gets one of its own); an old
             // one (the fix waited for something else since) is given again.
-            let fresh = given.is_some_and(|at| now - at < notice.max(NOTICE_VALID_MS));
+            let fresh = now - at < notice.max(NOTICE_VALID_MS);
             api.delete_tags(&resource.arn, &[SCHEDULED_AT])
                 .await
-                .map_err(|source| ReconcileError::Aws {
-                    arn: resource.arn.to_string(),
-                    source,
-                })?;
+                .map_err(aws_err(&resource.arn))?;
             if fresh {
                 tracing::info!(event = "stop_notice_over", resource_arn = %resource.arn, "the notice before the stop is over: the fix starts");
                 return Ok(None);
@@ -199,10 +194,7 @@ async fn stop_notice<S: Store, C: ClientFactory, A: SageMakerApi>(
     };
     api.add_tags(&resource.arn, std::slice::from_ref(&tag))
         .await
-        .map_err(|source| ReconcileError::Aws {
-            arn: resource.arn.to_string(),
-            source,
-        })?;
+        .map_err(aws_err(&resource.arn))?;
     tracing::info!(event = "stop_scheduled", resource_arn = %resource.arn, at = %tag.value, "notice given: the notebook is stopped for its fix then");
     let notices = ctx.outbox.notices(&Outcome {
         detail_type: DetailType::Scheduled,

@@ -155,6 +155,21 @@ impl SqliteStore {
         conn.execute(sql, params).map_err(|e| self.sql(e))
     }
 
+    /// One write transaction: `write`, then `notices` into the outbox, committed together.
+    fn with_notices(
+        &self,
+        notices: &[Notice],
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        write(&tx).map_err(|e| self.sql(e))?;
+        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
     fn sql(&self, error: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.display().to_string(),
@@ -885,42 +900,29 @@ impl Store for SqliteStore {
     }
 
     fn save_notices(&self, notices: &[Notice]) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.sql(e))?;
-        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))
+        self.with_notices(notices, |_| Ok(()))
     }
 
     fn save_pause(&self, pause: &Pause, notices: &[Notice]) -> Result<(), StoreError> {
         let body = serde_json::to_string(pause).unwrap_or_default();
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.sql(e))?;
-        tx.execute(
-            "INSERT OR REPLACE INTO pauses (account, body) VALUES (?1, ?2)",
-            params![pause.account, body],
-        )
-        .map_err(|e| self.sql(e))?;
-        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))
+        self.with_notices(notices, |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO pauses (account, body) VALUES (?1, ?2)",
+                params![pause.account, body],
+            )
+            .map(drop)
+        })
     }
 
     fn save_wait(&self, wait: &Wait, notices: &[Notice]) -> Result<(), StoreError> {
         let body = serde_json::to_string(wait).unwrap_or_default();
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.sql(e))?;
-        tx.execute(
-            "INSERT OR REPLACE INTO waits (arn, kind, until, body) VALUES (?1, ?2, ?3, ?4)",
-            params![wait.resource.arn, wait.kind.as_str(), wait.until, body],
-        )
-        .map_err(|e| self.sql(e))?;
-        outbox::insert(&tx, notices, None).map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))
+        self.with_notices(notices, |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO waits (arn, kind, until, body) VALUES (?1, ?2, ?3, ?4)",
+                params![wait.resource.arn, wait.kind.as_str(), wait.until, body],
+            )
+            .map(drop)
+        })
     }
 
     fn clear_wait(&self, arn: &str, kind: RemediationKind) -> Result<(), StoreError> {
