@@ -116,6 +116,21 @@ pub fn plan_in_words(plan: &serde_json::Value) -> String {
             .collect();
         parts.push(format!("add the tags {}", tags.join(", ")));
     }
+    if let Ok(p) =
+        serde_json::from_value::<crate::reconcile::endpoint_fix::ReplacePlan>(plan.clone())
+    {
+        parts.push(format!(
+            "create endpoint config {} (a copy of {} with {}) and move {} to it (blue/green, \
+             rolled back on failure; about twice the instance cost)",
+            p.replacement,
+            p.config,
+            crate::reconcile::endpoint_fix::changes_in_words(&p.variants),
+            match p.endpoints.len() {
+                1 => format!("endpoint {}", p.endpoints[0]),
+                _ => format!("endpoints {}", p.endpoints.join(", ")),
+            }
+        ));
+    }
     match parts.is_empty() {
         true => plan.to_string(),
         false => parts.join(", "),

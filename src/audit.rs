@@ -533,7 +533,7 @@ mod tests {
 
     use super::*;
     use crate::aws::ErrorClass;
-    use crate::model::{EndpointConfig, Model, Notebook, NotebookStatus, Tag};
+    use crate::model::{Arn, Endpoint, EndpointConfig, Model, Notebook, NotebookStatus, Tag};
 
     /// A hand-written fake: a fixed fleet, and notebooks that vanish between List and Describe.
     #[derive(Default)]
@@ -639,6 +639,27 @@ mod tests {
         }
         async fn delete_tags(&self, _: &str, _: &[&str]) -> Result<(), AwsError> {
             Err(err("DeleteTags", ErrorClass::Invalid))
+        }
+        async fn endpoint_config_arn(&self, _: &str) -> Result<Option<Arn>, AwsError> {
+            Ok(None)
+        }
+        async fn list_endpoints(&self) -> Result<Vec<Listed>, AwsError> {
+            Ok(vec![])
+        }
+        async fn describe_endpoint(&self, _: &str) -> Result<Endpoint, AwsError> {
+            Err(err("DescribeEndpoint", ErrorClass::NotFound))
+        }
+        async fn copy_endpoint_config(
+            &self,
+            _: &str,
+            _: &str,
+            _: i32,
+            _: &[Tag],
+        ) -> Result<Arn, AwsError> {
+            Err(err("CreateEndpointConfig", ErrorClass::Invalid))
+        }
+        async fn update_endpoint(&self, _: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
+            Err(err("UpdateEndpoint", ErrorClass::Invalid))
         }
     }
 

@@ -53,6 +53,8 @@ pub type SeedVariant = Option<i32>;
 pub struct Fleet {
     pub notebooks: Vec<SeedNotebook>,
     pub endpoint_configs: Vec<(&'static str, Vec<SeedVariant>)>,
+    /// (endpoint name, endpoint config): seeded with [`Kinds::All`] only.
+    pub endpoints: Vec<(&'static str, &'static str)>,
     /// (name, network isolation)
     pub models: Vec<(&'static str, bool)>,
     /// (name, tags)
@@ -98,6 +100,12 @@ pub fn fleet() -> Fleet {
             ("churn-staging-config", vec![Some(1)]),
             ("recs-mixed-config", vec![Some(3), Some(1)]),
             ("search-serverless-config", vec![None]),
+        ],
+        // churn-staging-config serves an endpoint (replaced after an approval in the demo);
+        // recs-mixed-config serves none (flagged: nothing to move).
+        endpoints: vec![
+            ("churn-prod", "churn-prod-config"),
+            ("churn-staging", "churn-staging-config"),
         ],
         models: vec![("churn-model-isolated", true), ("churn-model-open", false)],
         images: vec![
@@ -204,6 +212,15 @@ pub async fn seed(client: &Client, fleet: &Fleet, kinds: Kinds) -> Result<(), Aw
     }
     if kinds == Kinds::NotebooksEndpointConfigsModels {
         return Ok(());
+    }
+    for (name, config) in &fleet.endpoints {
+        client
+            .create_endpoint()
+            .endpoint_name(*name)
+            .endpoint_config_name(*config)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateEndpoint", Some(name), e))?;
     }
     for (name, tags) in &fleet.images {
         let mut request = client.create_image().image_name(*name).role_arn(ROLE);
@@ -338,6 +355,31 @@ pub fn security_hub_event(e: &Evaluation, event_id: &str) -> String {
     .to_string()
 }
 
+/// Prints the steps as they happen until every trigger is handled and nothing is left running
+/// or unsent (at most a minute).
+async fn settle(
+    store: &SqliteStore,
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    out: &mut dyn Write,
+) -> Result<(), DemoError> {
+    let since = std::time::Instant::now();
+    let deadline = since + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        while let Ok(line) = lines.try_recv() {
+            writeln!(out, "{line}").map_err(DemoError::Output)?;
+        }
+        let idle = store.next_due().ok().flatten().is_none()
+            && store.unfinished().map(|u| u.is_empty()).unwrap_or(false)
+            && store.outbox_len(Channel::Events).is_ok_and(|n| n == 0)
+            && store.outbox_len(Channel::Findings).is_ok_and(|n| n == 0)
+            && since.elapsed() > Duration::from_secs(2);
+        if idle || std::time::Instant::now() > deadline {
+            return Ok(());
+        }
+    }
+}
+
 /// Runs the demo: simulator, fleet, audit, then the daemon in enforce mode fed with a
 /// Security Hub event per violation, showing each remediation step, and the audit again.
 pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoError> {
@@ -422,7 +464,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     );
     w(
         out,
-        "== 2. The daemon in enforce mode ==\n\nConfiguration for this run: mode = \"enforce\", the account opted in, SageMaker.8 set to \"fix\" (default: \"flag\"),\nremediation.tag_values = { owner = \"unassigned\" }, notifications.event_bus = \"smr-demo-notifications\",\nfindings.update = true. One Security Hub finding event per violation goes\nthrough the event parser into the journal, as the SQS intake would record it:\n".to_string(),
+        "== 2. The daemon in enforce mode ==\n\nConfiguration for this run: mode = \"enforce\", the account opted in, SageMaker.8 set to \"fix\" (default: \"flag\"),\nremediation.tag_values = { owner = \"unassigned\" }, notifications.event_bus = \"smr-demo-notifications\",\nfindings.update = true; SageMaker.4 keeps its default \"approve\" (a replacement costs money). One Security Hub finding event per violation goes\nthrough the event parser into the journal, as the SQS intake would record it:\n".to_string(),
     )?;
     let mut events = 0;
     for (i, e) in before.failed().enumerate() {
@@ -464,21 +506,34 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
         shutdown,
         Some(observer),
     ));
-    // Until every trigger is handled and nothing is left running (at most a minute).
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        while let Ok(line) = lines_rx.try_recv() {
-            w(out, line)?;
-        }
-        let idle = store.next_due().ok().flatten().is_none()
-            && store.unfinished().map(|u| u.is_empty()).unwrap_or(false)
-            && store.outbox_len(Channel::Events).is_ok_and(|n| n == 0)
-            && store.outbox_len(Channel::Findings).is_ok_and(|n| n == 0)
-            && start.elapsed() > Duration::from_secs(2);
-        if idle || std::time::Instant::now() > deadline {
-            break;
-        }
+    settle(&store, &mut lines_rx, out).await?;
+    // The SageMaker.4 replacement asked for approval (its default): a person approves it, as
+    // `sagemaker-remediator approvals approve ID --by NAME --reason TEXT` would.
+    let pending = store
+        .approvals(Some(crate::store::ApprovalState::Pending), 10)
+        .map_err(|e| DemoError::Daemon(e.to_string()))?;
+    for a in &pending {
+        w(
+            out,
+            format!(
+                "\n  Approval request #{} for {}: {}.\n  Approved by demo-approver (\"CHG-1234: two instances for churn-staging\"); the daemon picks it up:\n",
+                a.id,
+                a.resource.name,
+                crate::approvals::plan_in_words(&a.plan)
+            ),
+        )?;
+        crate::approvals::decide(
+            &*store,
+            a.id,
+            crate::store::Verdict::Approve,
+            "demo-approver",
+            "CHG-1234: two instances for churn-staging",
+            crate::clock::now_ms(),
+        )
+        .map_err(|e| DemoError::Daemon(e.to_string()))?;
+    }
+    if !pending.is_empty() {
+        settle(&store, &mut lines_rx, out).await?;
     }
     trigger.fire();
     let _ = daemon.await;
@@ -489,12 +544,14 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     w(
         out,
         format!(
-            "\nDone in {:.1} s. Mutating calls made: {} StopNotebookInstance, {} UpdateNotebookInstance, {} StartNotebookInstance, {} AddTags (tag fixes and flag tags).\n",
+            "\nDone in {:.1} s. Mutating calls made: {} StopNotebookInstance, {} UpdateNotebookInstance, {} StartNotebookInstance, {} AddTags (tag fixes, flag tags, the replaced config's tag), {} CreateEndpointConfig, {} UpdateEndpoint.\n",
             start.elapsed().as_secs_f64(),
             calls.succeeded("StopNotebookInstance"),
             calls.succeeded("UpdateNotebookInstance"),
             calls.succeeded("StartNotebookInstance"),
             calls.succeeded("AddTags"),
+            calls.succeeded("CreateEndpointConfig"),
+            calls.succeeded("UpdateEndpoint"),
         ),
     )?;
     w(
@@ -552,7 +609,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> Result<Report, DemoErr
     audit::write_table(&after, out).map_err(DemoError::Output)?;
     w(
         out,
-        "\nWhat is left needs a person: direct internet access, VPC and network isolation are create-only\n(the journal above holds a recreation plan for each), and single-instance endpoint configs need a\nblue/green replacement behind an approval. The Amazon Linux 2 notebooks moved forward to\nnotebook-al2023-v1; the notebooks already on it kept their platform.".to_string(),
+        "\nWhat is left needs a person: direct internet access, VPC and network isolation are create-only\n(the journal above holds a recreation plan for each). churn-staging now serves churn-staging-config-ha\n(two instances) after the approval; the old config stays FAILED until someone deletes it (nothing is\ndeleted by the daemon), and recs-mixed-config serves no endpoint, so it is flagged. The Amazon Linux 2\nnotebooks moved forward to notebook-al2023-v1; the notebooks already on it kept their platform.".to_string(),
     )?;
     let _ = std::fs::remove_dir_all(&dir);
     handle.shutdown().await;

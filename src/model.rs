@@ -291,6 +291,20 @@ pub struct EndpointConfig {
     pub variants: Vec<Variant>,
 }
 
+/// What DescribeEndpoint tells about an endpoint, as far as an endpoint config replacement
+/// cares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    /// EndpointStatus, e.g. `InService`, `Updating`, `Failed`.
+    pub status: String,
+    /// The endpoint config it serves (during an update: the one it is leaving).
+    pub config_name: String,
+    /// Why the last update or creation failed, when it did.
+    pub failure_reason: Option<String>,
+    /// LastModifiedTime in epoch milliseconds (an update moves it).
+    pub last_modified_ms: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     /// `None` when DescribeModel omitted the field (AWS default: false).

@@ -87,9 +87,10 @@ fn demo_moves_amazon_linux_2_notebooks_forward_and_leaves_al2023_platforms_alone
             .filter(|l| l.trim_start().starts_with(detail_type))
             .count()
     };
-    assert_eq!(on_bus("Remediation Planned"), 5, "{text}");
-    assert_eq!(on_bus("Remediation Succeeded"), 5, "{text}");
-    assert_eq!(on_bus("Recreation Required"), 4, "{text}");
+    assert_eq!(on_bus("Remediation Planned"), 6, "{text}");
+    assert_eq!(on_bus("Remediation Succeeded"), 6, "{text}");
+    assert_eq!(on_bus("Recreation Required"), 3, "{text}");
+    assert_eq!(on_bus("Remediation Pending Approval"), 1, "{text}");
 
     // The findings: the fixed controls' resolved, the flagged ones' notified.
     let findings = |status: &str| {
@@ -97,6 +98,41 @@ fn demo_moves_amazon_linux_2_notebooks_forward_and_leaves_al2023_platforms_alone
             .filter(|l| l.contains(&format!("NEW -> {status}")))
             .count()
     };
-    assert_eq!(findings("RESOLVED"), 6, "{text}");
-    assert_eq!(findings("NOTIFIED"), 5, "{text}");
+    assert_eq!(findings("RESOLVED"), 7, "{text}");
+    assert_eq!(findings("NOTIFIED"), 4, "{text}");
+}
+
+#[test]
+fn demo_replaces_the_single_instance_endpoint_config_once_after_an_approval() {
+    let out = Command::new(BIN).arg("demo").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    let approval = text
+        .find("Approval request #1 for churn-staging-config")
+        .unwrap_or_else(|| panic!("no approval: {text}"));
+    let create = text
+        .find("churn-staging-config     CreateEndpointConfig   done")
+        .unwrap_or_else(|| panic!("no copy: {text}"));
+    assert!(
+        approval < create,
+        "the copy only after the approval: {text}"
+    );
+    assert!(
+        text.contains("churn-staging-config     UpdateEndpoint         observed churn-staging serves churn-staging-config-ha and is InService (verified)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 CreateEndpointConfig, 1 UpdateEndpoint."),
+        "one copy, one endpoint update: {text}"
+    );
+    // The config without endpoints is flagged, not replaced.
+    assert!(
+        text.lines()
+            .any(|l| l.contains("Recreation Required") && l.contains("recs-mixed-config")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("recs-mixed-config     CreateEndpointConfig"),
+        "{text}"
+    );
 }

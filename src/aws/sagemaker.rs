@@ -8,7 +8,9 @@ use aws_sdk_sagemaker::Client;
 
 use super::stack::CallStack;
 use super::AwsError;
-use crate::model::{Arn, EndpointConfig, Image, Model, Notebook, NotebookStatus, Tag, Variant};
+use crate::model::{
+    Arn, Endpoint, EndpointConfig, Image, Model, Notebook, NotebookStatus, Tag, Variant,
+};
 
 /// Page size for every List call: the API maximum, so a sweep makes as few calls as it can.
 const PAGE_SIZE: i32 = 100;
@@ -60,6 +62,36 @@ pub trait SageMakerApi: Send + Sync {
         &self,
         arn: &str,
         keys: &[&str],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The ARN of the endpoint config named `name`, `None` when there is none.
+    fn endpoint_config_arn(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Arn>, AwsError>> + Send;
+    /// Every endpoint (all pages).
+    fn list_endpoints(&self) -> impl Future<Output = Result<Vec<Listed>, AwsError>> + Send;
+    fn describe_endpoint(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Endpoint, AwsError>> + Send;
+    /// CreateEndpointConfig `target` as a copy of every field of `source` (a fresh Describe),
+    /// each instance-based production variant with at least `min_instances` instances, and
+    /// `tags`. Returns the new config's ARN.
+    fn copy_endpoint_config(
+        &self,
+        source: &str,
+        target: &str,
+        min_instances: i32,
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<Arn, AwsError>> + Send;
+    /// UpdateEndpoint `name` to `config` as a blue/green deployment (all traffic at once, the
+    /// old fleet kept until the new one is healthy, rolled back on failure and on any of
+    /// `rollback_alarms`).
+    fn update_endpoint(
+        &self,
+        name: &str,
+        config: &str,
+        rollback_alarms: &[String],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
@@ -116,6 +148,48 @@ macro_rules! all_pages {
             .await
             .map_err(|e| AwsError::from_sdk($operation, $subject, e))
     };
+}
+
+fn sdk_tags(tags: &[Tag]) -> Vec<aws_sdk_sagemaker::types::Tag> {
+    tags.iter()
+        .map(|t| {
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key(&t.key)
+                .value(&t.value)
+                .build()
+        })
+        .collect()
+}
+
+/// The blue/green DeploymentConfig of an endpoint config replacement.
+fn blue_green(rollback_alarms: &[String]) -> aws_sdk_sagemaker::types::DeploymentConfig {
+    use aws_sdk_sagemaker::types::{
+        Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, DeploymentConfig, TrafficRoutingConfig,
+        TrafficRoutingConfigType,
+    };
+    let routing = TrafficRoutingConfig::builder()
+        .r#type(TrafficRoutingConfigType::AllAtOnce)
+        .wait_interval_in_seconds(0)
+        .build();
+    // With alarms, the old fleet stays for a baking period in which an alarm rolls back.
+    let baking = if rollback_alarms.is_empty() { 0 } else { 300 };
+    let policy = BlueGreenUpdatePolicy::builder()
+        .traffic_routing_configuration(routing)
+        .termination_wait_in_seconds(baking)
+        .build();
+    let mut config = DeploymentConfig::builder().blue_green_update_policy(policy);
+    if !rollback_alarms.is_empty() {
+        let alarms = rollback_alarms
+            .iter()
+            .map(|a| Alarm::builder().alarm_name(a).build())
+            .collect();
+        config = config.auto_rollback_configuration(
+            AutoRollbackConfig::builder()
+                .set_alarms(Some(alarms))
+                .build(),
+        );
+    }
+    config.build()
 }
 
 fn listed(name: Option<&str>, arn: Option<&str>) -> Option<Listed> {
@@ -333,15 +407,7 @@ impl SageMakerApi for SdkSageMaker {
     async fn add_tags(&self, arn: &str, tags: &[Tag]) -> Result<(), AwsError> {
         const OP: &str = "AddTags";
         let arn = arn.to_string();
-        let tags: Vec<aws_sdk_sagemaker::types::Tag> = tags
-            .iter()
-            .map(|t| {
-                aws_sdk_sagemaker::types::Tag::builder()
-                    .key(&t.key)
-                    .value(&t.value)
-                    .build()
-            })
-            .collect();
+        let tags = sdk_tags(tags);
         self.run(OP, |c| async move {
             sent!(
                 c.add_tags().resource_arn(&arn).set_tags(Some(tags)),
@@ -362,6 +428,133 @@ impl SageMakerApi for SdkSageMaker {
                 c.delete_tags().resource_arn(&arn).set_tag_keys(Some(keys)),
                 OP,
                 Some(&arn)
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+    async fn endpoint_config_arn(&self, name: &str) -> Result<Option<Arn>, AwsError> {
+        const OP: &str = "DescribeEndpointConfig";
+        let name = name.to_string();
+        let found = self
+            .run(OP, |c| async move {
+                let out = sent!(
+                    c.describe_endpoint_config().endpoint_config_name(&name),
+                    OP,
+                    Some(&name)
+                )?;
+                Ok(out.endpoint_config_arn().map(Arn::from))
+            })
+            .await;
+        match found {
+            Err(e) if e.class == super::ErrorClass::NotFound => Ok(None),
+            other => other,
+        }
+    }
+
+    async fn list_endpoints(&self) -> Result<Vec<Listed>, AwsError> {
+        const OP: &str = "ListEndpoints";
+        self.run(OP, |c| async move {
+            let items = all_pages!(c.list_endpoints(), OP, None)?;
+            Ok(items
+                .iter()
+                .filter_map(|e| listed(e.endpoint_name(), e.endpoint_arn()))
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_endpoint(&self, name: &str) -> Result<Endpoint, AwsError> {
+        const OP: &str = "DescribeEndpoint";
+        let name = name.to_string();
+        self.run(OP, |c| async move {
+            let out = sent!(c.describe_endpoint().endpoint_name(&name), OP, Some(&name))?;
+            Ok(Endpoint {
+                status: out
+                    .endpoint_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                config_name: out.endpoint_config_name().unwrap_or_default().to_string(),
+                failure_reason: out.failure_reason().map(str::to_string),
+                last_modified_ms: out.last_modified_time().and_then(|t| t.to_millis().ok()),
+            })
+        })
+        .await
+    }
+
+    async fn copy_endpoint_config(
+        &self,
+        source: &str,
+        target: &str,
+        min_instances: i32,
+        tags: &[Tag],
+    ) -> Result<Arn, AwsError> {
+        const DESCRIBE: &str = "DescribeEndpointConfig";
+        const OP: &str = "CreateEndpointConfig";
+        let source = source.to_string();
+        let old = self
+            .run(DESCRIBE, |c| async move {
+                sent!(
+                    c.describe_endpoint_config().endpoint_config_name(&source),
+                    DESCRIBE,
+                    Some(&source)
+                )
+            })
+            .await?;
+        let variants = old
+            .production_variants()
+            .iter()
+            .cloned()
+            .map(|mut v| {
+                if v.serverless_config.is_none() {
+                    v.initial_instance_count =
+                        Some(v.initial_instance_count.unwrap_or(1).max(min_instances));
+                }
+                v
+            })
+            .collect();
+        let shadows = old.shadow_production_variants().to_vec();
+        let target = target.to_string();
+        let tags = sdk_tags(tags);
+        self.run(OP, |c| async move {
+            let request = c
+                .create_endpoint_config()
+                .endpoint_config_name(&target)
+                .set_production_variants(Some(variants))
+                .set_data_capture_config(old.data_capture_config().cloned())
+                .set_kms_key_id(old.kms_key_id().map(str::to_string))
+                .set_async_inference_config(old.async_inference_config().cloned())
+                .set_explainer_config(old.explainer_config().cloned())
+                .set_shadow_production_variants((!shadows.is_empty()).then_some(shadows))
+                .set_execution_role_arn(old.execution_role_arn().map(str::to_string))
+                .set_vpc_config(old.vpc_config().cloned())
+                .set_enable_network_isolation(old.enable_network_isolation())
+                .set_metrics_config(old.metrics_config().cloned())
+                .set_tags((!tags.is_empty()).then_some(tags));
+            let out = sent!(request, OP, Some(&target))?;
+            Ok(Arn::from(out.endpoint_config_arn().unwrap_or_default()))
+        })
+        .await
+    }
+
+    async fn update_endpoint(
+        &self,
+        name: &str,
+        config: &str,
+        rollback_alarms: &[String],
+    ) -> Result<(), AwsError> {
+        const OP: &str = "UpdateEndpoint";
+        let name = name.to_string();
+        let config = config.to_string();
+        let deployment = blue_green(rollback_alarms);
+        self.run(OP, |c| async move {
+            sent!(
+                c.update_endpoint()
+                    .endpoint_name(&name)
+                    .endpoint_config_name(&config)
+                    .deployment_config(deployment),
+                OP,
+                Some(&name)
             )
             .map(|_| ())
         })

@@ -168,7 +168,8 @@ impl Mode {
 #[derive(strum::IntoStaticStr, strum::Display, strum::VariantNames)]
 #[strum(serialize_all = "lowercase")]
 pub enum Action {
-    /// Fix in place (only SageMaker.3, .6, .7 and .8 can be).
+    /// Fix: in place for SageMaker.3, .6, .7 and .8, by a blue/green endpoint config
+    /// replacement for .4 (.1, .2 and .5 cannot be fixed).
     Fix,
     /// Plan the fix and wait for a person's approval (`approvals`) before carrying it out.
     Approve,
@@ -282,6 +283,11 @@ pub struct RemediationConfig {
         inner(custom(rules::vpc_id("sg-")))
     )]
     pub recreate_security_group_ids: Vec<String>,
+    /// CloudWatch alarm names (at most 10) that roll a SageMaker.4 replacement back while they
+    /// fire during its 5-minute baking period. Empty: no baking; the blue/green update still
+    /// rolls back by itself when the new fleet does not become healthy.
+    #[garde(custom(rules::at_most(10, "alarms")), inner(custom(rules::not_blank)))]
+    pub endpoint_rollback_alarms: Vec<String>,
     /// Longest wait of one workflow step (e.g. for a notebook to reach Stopped or InService),
     /// in seconds, 1 to 86400. Real AWS transitions take minutes.
     #[default(1800)]

@@ -1138,6 +1138,7 @@ fn fix_is_only_valid_for_in_place_controls() {
         let fixable = matches!(
             control,
             ControlId::SageMaker3
+                | ControlId::SageMaker4
                 | ControlId::SageMaker6
                 | ControlId::SageMaker7
                 | ControlId::SageMaker8
@@ -1158,12 +1159,12 @@ fn fix_is_only_valid_for_in_place_controls() {
     }
     // all at once, with the file as source
     let errors = errors(
-        "[actions]\n\"SageMaker.1\" = \"fix\"\n\"SageMaker.4\" = \"fix\"\n",
+        "[actions]\n\"SageMaker.1\" = \"fix\"\n\"SageMaker.5\" = \"approve\"\n",
         &[],
     );
     assert_eq!(
         errors.keys(),
-        ["actions.\"SageMaker.1\"", "actions.\"SageMaker.4\""]
+        ["actions.\"SageMaker.1\"", "actions.\"SageMaker.5\""]
     );
     assert_eq!(errors.problems[0].source.as_deref(), Some("config file"));
 }

@@ -64,11 +64,9 @@ pub const CATALOGUE: [Entry; 8] = [
         title: "endpoint production variants should have more than one instance",
         resource_type: ResourceType::EndpointConfig,
         remedy: Remedy::Replace,
-        default_action: Action::Flag,
-        no_fix: Some(
-            "endpoint configurations are immutable: a new configuration and an UpdateEndpoint \
-             of every endpoint using it are needed",
-        ),
+        // A replacement costs money (twice the instances): it waits for a person by default.
+        default_action: Action::Approve,
+        no_fix: None,
         config_rule: "sagemaker-endpoint-config-prod-instance-count",
     },
     Entry {
@@ -166,9 +164,9 @@ mod tests {
     }
 
     #[test]
-    fn fix_is_possible_exactly_for_the_in_place_remedies() {
+    fn fix_is_possible_exactly_for_the_in_place_remedies_and_the_replacement() {
         for entry in &CATALOGUE {
-            let in_place = matches!(entry.remedy, Remedy::Fix | Remedy::Tag);
+            let in_place = matches!(entry.remedy, Remedy::Fix | Remedy::Tag | Remedy::Replace);
             assert_eq!(entry.no_fix.is_none(), in_place, "{:?}", entry.id);
             if entry.default_action == Action::Fix {
                 assert!(in_place, "{:?} defaults to an impossible fix", entry.id);

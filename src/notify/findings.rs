@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::model::{ControlId, ResourceRef};
 use crate::shutdown::Shutdown;
-use crate::store::{Channel, Millis, Notice, OutboxEntry, Store, StoreError};
+use crate::store::{Channel, Millis, Notice, OutboxEntry, RemediationKind, Store, StoreError};
 use crate::telemetry::{FindingsUpdated, InternalEvent, OutboxLength};
 
 /// Entries handled per round (each is one resource: a GetFindings and a BatchUpdateFindings).
@@ -57,6 +57,15 @@ pub fn update_for(outcome: &Outcome<'_>) -> Option<Notice> {
         "pass"
     };
     let (status, note) = match outcome.detail_type {
+        DetailType::Succeeded if outcome.kind == Some(RemediationKind::EndpointReplace) => (
+            "RESOLVED",
+            format!(
+                "Replaced by sagemaker-remediator (endpoint-replace): {}; the replacement passes \
+                 {controls_text}. This endpoint config is left in place, unused, for you to \
+                 delete when no longer needed.",
+                outcome.reason.unwrap_or("every endpoint moved")
+            ),
+        ),
         DetailType::Succeeded => (
             "RESOLVED",
             format!(
@@ -403,6 +412,26 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("access-denied"));
+    }
+
+    #[test]
+    fn a_replaced_endpoint_config_is_resolved_with_a_note_that_it_stays_in_place() {
+        let r = ResourceRef {
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            resource_type: ResourceType::EndpointConfig,
+            name: "churn".into(),
+            arn: "arn:aws:sagemaker:us-east-1:111122223333:endpoint-config/churn".into(),
+        };
+        let mut o = outcome(&r, DetailType::Succeeded, false);
+        o.controls = &[ControlId::SageMaker4];
+        o.kind = Some(RemediationKind::EndpointReplace);
+        o.reason = Some("every endpoint that used churn (a) now serves churn-ha");
+        let n = update_for(&o).unwrap();
+        assert_eq!(n.detail_type, "RESOLVED");
+        let note = n.detail["note"].as_str().unwrap();
+        assert!(note.starts_with("Replaced by sagemaker-remediator (endpoint-replace): every endpoint that used churn (a) now serves churn-ha; the replacement passes SageMaker.4."), "{note}");
+        assert!(note.contains("left in place, unused"), "{note}");
     }
 
     #[test]

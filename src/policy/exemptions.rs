@@ -61,6 +61,9 @@ pub fn apply(
     if exempted.contains(&ControlId::SageMaker6) || exempted.contains(&ControlId::SageMaker7) {
         decision.add_tags.clear();
     }
+    if exempted.contains(&ControlId::SageMaker4) {
+        decision.replace = false;
+    }
     exempted
 }
 
@@ -87,6 +90,7 @@ mod tests {
                 platform: Some("notebook-al2023-v1".into()),
             }),
             add_tags: Vec::new(),
+            replace: false,
             flag: vec![ControlId::SageMaker1],
             ignored: Vec::new(),
             approve: vec![ControlId::SageMaker3],

@@ -9,7 +9,8 @@
 //!    - `ignore`: listed in [`Decision::ignored`];
 //!    - `flag`: listed in [`Decision::flag`];
 //!    - `fix`: SageMaker.3 and .8 go into one [`NotebookPlan`] (one stop/update/start cycle
-//!      applies both), SageMaker.6/.7 into [`Decision::add_tags`]. A fix that is impossible
+//!      applies both), SageMaker.6/.7 into [`Decision::add_tags`], SageMaker.4 sets
+//!      [`Decision::replace`] (the blue/green endpoint config replacement). A fix that is impossible
 //!      (a required tag key without a configured value, no tag values at all, or a control that
 //!      cannot be fixed in place on a hand-built config) flags the control instead, with the
 //!      reason in [`Decision::notes`].
@@ -51,6 +52,9 @@ pub struct Decision {
     pub fix: Option<NotebookPlan>,
     /// Tags to add for SageMaker.6/.7 with action `fix`; never a key the resource already has.
     pub add_tags: Vec<Tag>,
+    /// SageMaker.4 with action `fix` or `approve`: replace the endpoint config (a copy with at
+    /// least two instances per instance-based variant) behind every endpoint that uses it.
+    pub replace: bool,
     /// Failed controls to flag: action `flag`, or a fix that is impossible (reason in `notes`).
     pub flag: Vec<ControlId>,
     /// Failed controls whose action is `ignore`.
@@ -71,6 +75,7 @@ impl Decision {
             exempt: false,
             fix: None,
             add_tags: Vec::new(),
+            replace: false,
             flag: Vec::new(),
             ignored: Vec::new(),
             approve: Vec::new(),
@@ -80,7 +85,7 @@ impl Decision {
 
     /// Nothing to fix, tag or flag (exempt, compliant, or every failure ignored).
     pub fn is_noop(&self) -> bool {
-        self.fix.is_none() && self.add_tags.is_empty() && self.flag.is_empty()
+        self.fix.is_none() && self.add_tags.is_empty() && self.flag.is_empty() && !self.replace
     }
 
     /// The value of the flag tag (`remediation.flag_tag_key`) for this decision: the flagged
@@ -165,10 +170,11 @@ pub fn decide(
                         }
                     }
                 }
-                ControlId::SageMaker1
-                | ControlId::SageMaker2
-                | ControlId::SageMaker4
-                | ControlId::SageMaker5 => {
+                ControlId::SageMaker4 => {
+                    decision.replace = true;
+                    approval(&mut decision, control, tags, config);
+                }
+                ControlId::SageMaker1 | ControlId::SageMaker2 | ControlId::SageMaker5 => {
                     decision.flag.push(control);
                     let why = fix_unsupported(control).unwrap_or("no in-place fix exists");
                     decision.notes.push(format!(
@@ -612,7 +618,7 @@ mod tests {
     #[test]
     fn fix_of_a_control_that_cannot_be_fixed_is_a_flag() {
         // validate() rejects this; a hand-built config still gets a safe answer
-        for control in [SageMaker1, SageMaker2, SageMaker4, SageMaker5] {
+        for control in [SageMaker1, SageMaker2, SageMaker5] {
             let config = with_action(enforcing(), control, Action::Fix);
             let r = resource(control.resource_type(), ACCOUNT);
             let d = decide(&r, &failed(&r, &[control]), &[], &config);
@@ -624,6 +630,36 @@ mod tests {
                 d.notes
             );
         }
+    }
+
+    #[test]
+    fn a_single_instance_endpoint_config_is_replaced_behind_an_approval_by_default() {
+        let config = enforcing();
+        let ec = resource(ResourceType::EndpointConfig, ACCOUNT);
+        let d = decide(&ec, &failed(&ec, &[SageMaker4]), &[], &config);
+        assert!(d.replace && !d.dry_run);
+        assert_eq!(d.approve, [SageMaker4], "approve is SageMaker.4's default");
+        assert!(d.flag.is_empty() && d.fix.is_none() && !d.is_noop());
+
+        let d = decide(
+            &ec,
+            &failed(&ec, &[SageMaker4]),
+            &[],
+            &with_action(enforcing(), SageMaker4, Action::Fix),
+        );
+        assert!(d.replace && d.approve.is_empty(), "fix: no approval asked");
+
+        let d = decide(
+            &ec,
+            &failed(&ec, &[SageMaker4]),
+            &[],
+            &with_action(enforcing(), SageMaker4, Action::Flag),
+        );
+        assert!(!d.replace);
+        assert_eq!(d.flag, [SageMaker4]);
+
+        let passed = [eval(&ec, SageMaker4, Status::Passed)];
+        assert!(decide(&ec, &passed, &[], &config).is_noop());
     }
 
     #[test]

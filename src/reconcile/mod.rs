@@ -5,6 +5,7 @@
 //!   [`Context`] every reconcile works in, the decision's execution and the dry run;
 //! - [`notebook_fix`]: the executor of the stop/update/start notebook fix;
 //! - [`tag_fix`]: the executor of the SageMaker.6/.7 tag fix;
+//! - [`endpoint_fix`]: the SageMaker.4 blue/green endpoint config replacement;
 //! - [`flag`]: flags and recreation plans;
 //! - [`scheduler`]: due triggers, the in-flight set, claims and leases, backoff, shutdown;
 //! - [`sweep`]: the periodic full sweep that turns failing resources into triggers.
@@ -23,6 +24,7 @@
 //!   remediation `running` in the journal for the next start to resume.
 
 mod approval;
+pub mod endpoint_fix;
 mod flag;
 pub mod limits;
 mod notebook_fix;
@@ -325,6 +327,37 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         })
     }
 
+    /// On shutdown, journals the pause of remediation `id` and says to requeue at once (the
+    /// next start resumes it); `None` while the daemon runs on.
+    fn paused(&self, id: i64, resource: &ResourceRef) -> Result<Option<Next>, ReconcileError> {
+        if !self.shutdown.is_requested() {
+            return Ok(None);
+        }
+        self.step(
+            id,
+            resource,
+            Step::Pause,
+            StepPhase::Wait,
+            "shutdown requested; the next start resumes here".into(),
+        )?;
+        Ok(Some(Next::RequeueAfter(Duration::ZERO)))
+    }
+
+    /// Journals that a Describe inside remediation `id` failed in a way the remediation cannot
+    /// wait out; the error to return (the remediation stays running, to be resumed).
+    fn describe_failed(&self, id: i64, resource: &ResourceRef, e: AwsError) -> ReconcileError {
+        match self.step(
+            id,
+            resource,
+            Step::Describe,
+            StepPhase::Error,
+            e.to_string(),
+        ) {
+            Ok(()) => aws_err(&resource.arn)(e),
+            Err(journal) => journal,
+        }
+    }
+
     fn step(
         &self,
         id: i64,
@@ -401,6 +434,9 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     if let Some(running) = ctx.store.unfinished_for(arn).map_err(ctx.store_err(arn))? {
         if running.kind == NOTEBOOK_FIX {
             return notebook_fix::resume(ctx, api, running).await;
+        }
+        if running.kind == RemediationKind::EndpointReplace {
+            return endpoint_fix::resume(ctx, api, running).await;
         }
         // Other kinds are single calls: their result is re-checked from scratch below.
         ctx.store
@@ -491,6 +527,9 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
     }
     if !decision.add_tags.is_empty() {
         tag_fix::add_tags(ctx, api, resource, &decision).await?;
+    }
+    if decision.replace {
+        return endpoint_fix::replace(ctx, api, snapshot, tags, &decision).await;
     }
     if decision.fix.is_none() {
         waits::settled(ctx, resource)?;

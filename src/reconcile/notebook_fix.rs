@@ -123,15 +123,8 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
         Ok::<(), ReconcileError>(())
     };
     loop {
-        if ctx.shutdown.is_requested() {
-            ctx.step(
-                id,
-                resource,
-                Step::Pause,
-                StepPhase::Wait,
-                "shutdown requested; the next start resumes here".into(),
-            )?;
-            return Ok(Next::RequeueAfter(Duration::ZERO));
+        if let Some(next) = ctx.paused(id, resource)? {
+            return Ok(next);
         }
         let observed = match api.describe_notebook(name).await {
             Ok(n) => {
@@ -160,19 +153,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                 ctx.shutdown.sleep(remediation.poll_interval()).await;
                 continue;
             }
-            Err(e) => {
-                ctx.step(
-                    id,
-                    resource,
-                    Step::Describe,
-                    StepPhase::Error,
-                    e.to_string(),
-                )?;
-                return Err(ReconcileError::Aws {
-                    arn: arn.to_string(),
-                    source: e,
-                });
-            }
+            Err(e) => return Err(ctx.describe_failed(id, resource, e)),
         };
         let (next_state, mut command) =
             workflow::next(plan, &state, observed.as_ref(), ctx.now(), &limits);

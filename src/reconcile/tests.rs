@@ -11,7 +11,7 @@ use crate::aws::sagemaker::Listed;
 use crate::aws::AccountNotConfigured;
 use crate::config::{AccountConfig, Mode};
 use crate::events::{Family, Trigger};
-use crate::model::{EndpointConfig, Image, Model, Notebook, NotebookStatus};
+use crate::model::{Arn, Endpoint, EndpointConfig, Image, Model, Notebook, NotebookStatus};
 use crate::shutdown;
 use crate::store::{Hold, SqliteStore};
 
@@ -262,6 +262,34 @@ impl SageMakerApi for Fake {
             added.retain(|k, _| !keys.contains(&k.as_str()));
         }
         Ok(())
+    }
+
+    // Endpoints are not modelled here: the replacement runs against the simulator in the
+    // integration tests.
+    async fn endpoint_config_arn(&self, _: &str) -> Result<Option<Arn>, AwsError> {
+        Ok(None)
+    }
+
+    async fn list_endpoints(&self) -> Result<Vec<Listed>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn describe_endpoint(&self, name: &str) -> Result<Endpoint, AwsError> {
+        Err(error("DescribeEndpoint", name, ErrorClass::NotFound))
+    }
+
+    async fn copy_endpoint_config(
+        &self,
+        _: &str,
+        target: &str,
+        _: i32,
+        _: &[Tag],
+    ) -> Result<Arn, AwsError> {
+        Err(error("CreateEndpointConfig", target, ErrorClass::Invalid))
+    }
+
+    async fn update_endpoint(&self, name: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
+        Err(error("UpdateEndpoint", name, ErrorClass::Invalid))
     }
 }
 

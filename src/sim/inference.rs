@@ -299,6 +299,12 @@ pub struct Endpoint {
     variants: Option<Value>,
     /// The config (name, variants) an update switches to when it completes.
     switch_to: Option<(String, Value)>,
+    /// Why the last update failed (it rolled back), once the rollback completed.
+    failure_reason: Option<String>,
+    /// The failure an update in progress ends with (a fault: see `failed_endpoint_updates`).
+    failing_with: Option<String>,
+    /// The DeploymentConfig of the last update, shown as LastDeploymentConfig.
+    last_deployment: Option<Value>,
     tags: Tags,
     pending: Option<Pending<Next>>,
 }
@@ -320,6 +326,9 @@ impl Settle for Endpoint {
                 if let Some((config_name, variants)) = self.switch_to.take() {
                     self.config_name = config_name;
                     self.variants = Some(variants);
+                }
+                if let Some(reason) = self.failing_with.take() {
+                    self.failure_reason = Some(reason);
                 }
                 true
             }
@@ -353,6 +362,8 @@ impl Endpoint {
             "EndpointConfigName": self.config_name,
             "ProductionVariants": self.variants,
             "EndpointStatus": self.status,
+            "FailureReason": self.failure_reason,
+            "LastDeploymentConfig": self.last_deployment,
             "CreationTime": self.created,
             "LastModifiedTime": self.last_modified,
         })
@@ -421,6 +432,9 @@ pub fn create_endpoint(state: &mut RegionState, ctx: &Ctx, body: &[u8]) -> OpRes
         config_name: config_name.clone(),
         variants: None,
         switch_to: Some((config_name, variants)),
+        failure_reason: None,
+        failing_with: None,
+        last_deployment: None,
         tags,
         pending: ctx.pending(Next::Status("InService")),
     };
@@ -442,7 +456,34 @@ pub fn list_endpoints(state: &mut RegionState, ctx: &Ctx, body: &[u8]) -> OpResu
     listing::list(&mut state.endpoints, ctx, body, "Endpoints", &sorts)
 }
 
-/// UpdateEndpoint: only from InService; Updating -> InService on the new config.
+/// Checks an UpdateEndpoint DeploymentConfig the way the service does for the parts a
+/// blue/green update needs: a traffic routing type, and 1 to 10 rollback alarms when given.
+fn check_deployment(deployment: &Value) -> Result<(), SimError> {
+    if let Some(policy) = deployment.get("BlueGreenUpdatePolicy") {
+        let routing = policy["TrafficRoutingConfiguration"]["Type"].as_str();
+        if !matches!(routing, Some("ALL_AT_ONCE" | "CANARY" | "LINEAR")) {
+            return Err(SimError::validation(
+                "BlueGreenUpdatePolicy.TrafficRoutingConfiguration.Type must be ALL_AT_ONCE, CANARY or LINEAR",
+            ));
+        }
+    }
+    if let Some(alarms) = deployment
+        .get("AutoRollbackConfiguration")
+        .map(|a| &a["Alarms"])
+    {
+        let n = alarms.as_array().map(Vec::len).unwrap_or(0);
+        if !(1..=10).contains(&n) {
+            return Err(SimError::validation(
+                "AutoRollbackConfiguration.Alarms must have between 1 and 10 alarms",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// UpdateEndpoint: only from InService; Updating -> InService on the new config, or, for an
+/// endpoint in `failed_endpoint_updates`, Updating -> InService on the old config with a
+/// FailureReason (the rollback of a blue/green update).
 pub fn update_endpoint(state: &mut RegionState, ctx: &Ctx, body: &[u8]) -> OpResult {
     let mut members: Map<String, Value> = parse(body)?;
     let name: String = required(take(&mut members, "EndpointName")?, "EndpointName")?;
@@ -450,6 +491,10 @@ pub fn update_endpoint(state: &mut RegionState, ctx: &Ctx, body: &[u8]) -> OpRes
         take(&mut members, "EndpointConfigName")?,
         "EndpointConfigName",
     )?;
+    let deployment: Option<Value> = take(&mut members, "DeploymentConfig")?;
+    if let Some(d) = &deployment {
+        check_deployment(d)?;
+    }
     let variants = config_variants(state, ctx, &config_name)?;
     let endpoint = lookup(&mut state.endpoints, &name, ctx.now)
         .ok_or_else(|| endpoint_not_found(ctx, &name))?;
@@ -461,7 +506,18 @@ pub fn update_endpoint(state: &mut RegionState, ctx: &Ctx, body: &[u8]) -> OpRes
     }
     endpoint.status = "Updating".into();
     endpoint.last_modified = ctx.epoch;
-    endpoint.switch_to = Some((config_name, variants));
+    endpoint.last_deployment = deployment;
+    if ctx.failed_endpoint_updates.contains(&endpoint.name) {
+        endpoint.switch_to = None;
+        endpoint.failing_with = Some(format!(
+            "The new production variants of endpoint config {config_name} did not pass health \
+             checks; the endpoint was rolled back to endpoint config {}.",
+            endpoint.config_name
+        ));
+    } else {
+        endpoint.switch_to = Some((config_name, variants));
+        endpoint.failure_reason = None;
+    }
     endpoint.pending = ctx.pending(Next::Status("InService"));
     Ok(json!({ "EndpointArn": endpoint.arn }))
 }

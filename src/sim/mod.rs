@@ -9,7 +9,8 @@
 //! - `GET /_sim/calls`: the [`CallCounts`] as JSON; `POST /_sim/calls/reset` zeroes them.
 //! - `POST /_sim/faults`: `{"throttle_share", "server_error_share", "failed_entry_share",
 //!   "latency_ms",
-//!   "access_denied": [ops], "unsupported": [ops]}`, missing fields off.
+//!   "access_denied": [ops], "unsupported": [ops], "failed_endpoint_updates": [endpoint names]}`,
+//!   missing fields off.
 //! - `POST /_sim/notebooks/{name}/status` with `{"status": "Failed"}`: forces a status.
 //!
 //! # Guarantees
@@ -92,6 +93,10 @@ pub struct Faults {
     pub access_denied: BTreeSet<String>,
     /// Operation names answered `UnknownOperationException`.
     pub unsupported: BTreeSet<String>,
+    /// Endpoints whose updates fail: `UpdateEndpoint` is accepted, the endpoint goes
+    /// `Updating`, then rolls back to `InService` on its old config with a `FailureReason`, as
+    /// a blue/green deployment whose new fleet never became healthy.
+    pub failed_endpoint_updates: BTreeSet<String>,
 }
 
 /// How many SageMaker calls reached the simulator, and how many were answered 2xx, by operation.
@@ -401,6 +406,7 @@ impl Simulator {
             now: tokio::time::Instant::now(),
             epoch: wire::epoch_now(),
             delay: config.transition_delay,
+            failed_endpoint_updates: &faults.failed_endpoint_updates,
         };
         let mut regions = lock(&self.shared.regions);
         let state = regions.entry(region.to_string()).or_default();
@@ -559,6 +565,7 @@ struct FaultsBody {
     latency_ms: u64,
     access_denied: BTreeSet<String>,
     unsupported: BTreeSet<String>,
+    failed_endpoint_updates: BTreeSet<String>,
 }
 
 async fn admin_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
@@ -572,6 +579,7 @@ async fn admin_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
                 latency: Duration::from_millis(f.latency_ms),
                 access_denied: f.access_denied,
                 unsupported: f.unsupported,
+                failed_endpoint_updates: f.failed_endpoint_updates,
             });
             admin_json(StatusCode::OK, serde_json::json!({ "ok": true }))
         }

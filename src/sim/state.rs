@@ -21,6 +21,8 @@ pub struct Ctx<'a> {
     pub epoch: f64,
     /// How long every asynchronous transition takes.
     pub delay: Duration,
+    /// Endpoints whose updates fail and roll back ([`super::Faults::failed_endpoint_updates`]).
+    pub failed_endpoint_updates: &'a std::collections::BTreeSet<String>,
 }
 
 impl Ctx<'_> {

@@ -15,6 +15,9 @@ pub enum RemediationKind {
     NotebookFix,
     /// The tag fix (SageMaker.6/.7): AddTags.
     Tags,
+    /// The SageMaker.4 blue/green replacement: a copy of the endpoint config with two or more
+    /// instances per variant, and UpdateEndpoint of every endpoint that used the old one.
+    EndpointReplace,
 }
 
 /// The step one journal line records, spelled as the API operation it makes.
@@ -27,6 +30,8 @@ pub enum Step {
     UpdateNotebookInstance,
     StartNotebookInstance,
     AddTags,
+    CreateEndpointConfig,
+    UpdateEndpoint,
     /// A Describe that failed in a way the fix cannot wait out.
     Describe,
     /// Waiting for a status.
@@ -98,6 +103,8 @@ impl Step {
             "UpdateNotebookInstance" => Some(Step::UpdateNotebookInstance),
             "StartNotebookInstance" => Some(Step::StartNotebookInstance),
             "AddTags" => Some(Step::AddTags),
+            "CreateEndpointConfig" => Some(Step::CreateEndpointConfig),
+            "UpdateEndpoint" => Some(Step::UpdateEndpoint),
             _ => None,
         }
     }
