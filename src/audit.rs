@@ -12,7 +12,9 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::aws::sagemaker::Listed;
-use crate::aws::{self, AwsError, CallStack, SageMakerApi, SdkSageMaker, StackSettings};
+use crate::aws::{
+    self, hub_params, AwsError, CallStack, SageMakerApi, SdkSageMaker, StackSettings,
+};
 use crate::config::{AccountConfig, Config};
 use crate::controls::{self, Params};
 use crate::model::{
@@ -53,6 +55,9 @@ pub struct Report {
     /// Sorted by control, then resource ARN.
     pub evaluations: Vec<Evaluation>,
     pub errors: Vec<SweepError>,
+    /// With `controls.from_security_hub`: where Security Hub's parameters differ from the
+    /// configured ones (and were used), or could not be read.
+    pub parameter_notes: Vec<String>,
 }
 
 impl Report {
@@ -309,8 +314,13 @@ pub fn evaluate_all(snapshots: &[Snapshot], params: &Params) -> Vec<Evaluation> 
         .iter()
         .flat_map(|s| controls::evaluate(s, params))
         .collect();
-    evaluations.sort_by(|a, b| (a.control, &a.resource.arn).cmp(&(b.control, &b.resource.arn)));
+    sort_evaluations(&mut evaluations);
     evaluations
+}
+
+/// By control, then resource ARN.
+fn sort_evaluations(evaluations: &mut [Evaluation]) {
+    evaluations.sort_by(|a, b| (a.control, &a.resource.arn).cmp(&(b.control, &b.resource.arn)));
 }
 
 /// The accounts and regions to sweep, with the SDK configuration for each (credentials
@@ -390,21 +400,76 @@ pub fn stack_settings() -> StackSettings {
 pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Report {
     let (targets, mut errors) = targets(config, base).await;
     let concurrency = config.audit.concurrency;
+    let from_hub = config.controls.from_security_hub;
     let sweeps = futures::future::join_all(targets.iter().map(|(target, sdk)| async move {
         let api = SdkSageMaker::new(sdk, CallStack::new(stack_settings()));
-        sweep(&api, target, concurrency, progress).await
+        let hub = async {
+            match from_hub {
+                true => Some(hub_params::read(sdk).await),
+                false => None,
+            }
+        };
+        let (swept, hub) = futures::join!(sweep(&api, target, concurrency, progress), hub);
+        (swept, hub)
     }))
     .await;
-    let mut snapshots = Vec::new();
-    for s in sweeps {
-        snapshots.extend(s.snapshots);
+    let configured = config.control_params();
+    let mut evaluations = Vec::new();
+    let mut resources = 0;
+    let mut parameter_notes = Vec::new();
+    for ((target, _), (s, hub)) in targets.iter().zip(sweeps) {
         errors.extend(s.errors);
+        resources += s.snapshots.len();
+        let hub = match hub {
+            Some(Ok(found)) => Some(found),
+            Some(Err(e)) => {
+                parameter_notes.push(format!(
+                    "{} {}: Security Hub's control parameters could not be read ({e}); the \
+                     configured ones apply",
+                    target.account, target.region
+                ));
+                None
+            }
+            None => None,
+        };
+        let hub = hub.unwrap_or_default();
+        for control in [ControlId::SageMaker6, ControlId::SageMaker7] {
+            if let Some(keys) = hub
+                .tag_keys(control)
+                .filter(|k| **k != configured.required_tag_keys)
+            {
+                parameter_notes.push(format!(
+                    "{} {}: Security Hub's {control} requiredKeyTags is {keys:?}, configured {:?}: \
+                     the audit judges with Security Hub's",
+                    target.account, target.region, configured.required_tag_keys
+                ));
+            }
+        }
+        for snapshot in &s.snapshots {
+            let control = match snapshot.resource.resource_type {
+                ResourceType::AppImageConfig => Some(ControlId::SageMaker6),
+                ResourceType::Image => Some(ControlId::SageMaker7),
+                _ => None,
+            };
+            match control.and_then(|c| hub.tag_keys(c)) {
+                Some(keys) => {
+                    let params = Params {
+                        required_tag_keys: keys.to_vec(),
+                        ..configured.clone()
+                    };
+                    evaluations.extend(controls::evaluate(snapshot, &params));
+                }
+                None => evaluations.extend(controls::evaluate(snapshot, &configured)),
+            }
+        }
     }
+    sort_evaluations(&mut evaluations);
     Report {
         targets: targets.into_iter().map(|(t, _)| t).collect(),
-        resources: snapshots.len(),
-        evaluations: evaluate_all(&snapshots, &config.control_params()),
+        resources,
+        evaluations,
         errors,
+        parameter_notes,
     }
 }
 
@@ -501,6 +566,13 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 e.resource.arn,
                 e.reason
             )?;
+        }
+    }
+    if !report.parameter_notes.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Control parameters from Security Hub:")?;
+        for note in &report.parameter_notes {
+            writeln!(out, "  {note}")?;
         }
     }
     if !report.errors.is_empty() {

@@ -309,6 +309,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for e in &report.errors {
                 eprintln!("{}", audit::describe_error(e));
             }
+            if format == Format::Json {
+                // The table prints them; JSON Lines keeps stdout to records.
+                for note in &report.parameter_notes {
+                    eprintln!("note: {note}");
+                }
+            }
             let mut stdout = std::io::stdout().lock();
             match format {
                 Format::Table => audit::write_table(&report, &mut stdout),

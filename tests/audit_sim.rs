@@ -249,3 +249,80 @@ async fn an_unreachable_endpoint_is_reported_per_part_with_exit_2() {
     assert_eq!(records.len(), 5, "one error per resource kind: {records:?}");
     assert!(records.iter().all(|r| r["error_class"] == "transient"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_hub_parameters_judge_where_asked_for_and_the_difference_is_said() {
+    let sim = seeded_simulator().await;
+    sim.simulator.set_control_parameters(
+        "SageMaker.7",
+        serde_json::json!({ "requiredKeyTags": {
+            "ValueType": "CUSTOM",
+            "Value": { "StringList": ["owner", "cost-center"] }
+        }}),
+    );
+    let status_of = |out: &Output, control: &str, name: &str| {
+        verdicts(&json_lines(out))
+            .into_iter()
+            .find(|(c, n, _)| c == control && n == name)
+            .map(|(_, _, s)| s)
+            .unwrap()
+    };
+
+    // Off by default: the configured parameters (any tag), and no Security Hub call.
+    let out = run(audit_json(&sim.endpoint())).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(status_of(&out, "SageMaker.7", "team-base-image"), "PASSED");
+    assert_eq!(
+        sim.simulator.calls().received("BatchGetSecurityControls"),
+        0
+    );
+
+    // On: Security Hub's requiredKeyTags for .7 (team-base-image has owner and team, no
+    // cost-center), its default for .6; the difference is said.
+    let mut cmd = audit_json(&sim.endpoint());
+    cmd.env("SMR_CONTROLS__FROM_SECURITY_HUB", "true");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(status_of(&out, "SageMaker.7", "team-base-image"), "FAILED");
+    assert_eq!(
+        status_of(&out, "SageMaker.6", "team-kernel-config"),
+        "PASSED"
+    );
+    assert_eq!(
+        sim.simulator.calls().received("BatchGetSecurityControls"),
+        1
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(r#"Security Hub's SageMaker.7 requiredKeyTags is ["owner", "cost-center"], configured []"#),
+        "{err}"
+    );
+    assert!(!err.contains("SageMaker.6 requiredKeyTags"), "{err}");
+
+    // The table says it too.
+    let mut cmd = cli(&sim.endpoint());
+    cmd.args(["audit"])
+        .env("SMR_CONTROLS__FROM_SECURITY_HUB", "true");
+    let text = String::from_utf8_lossy(&run(cmd).await.stdout).to_string();
+    assert!(
+        text.contains("Control parameters from Security Hub:"),
+        "{text}"
+    );
+
+    // Unreadable: the configured parameters apply, and the audit says why.
+    sim.simulator.set_faults(Faults {
+        access_denied: ["BatchGetSecurityControls".to_string()].into(),
+        ..Faults::default()
+    });
+    let mut cmd = audit_json(&sim.endpoint());
+    cmd.env("SMR_CONTROLS__FROM_SECURITY_HUB", "true");
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(verdicts(&json_lines(&out)), expected(|_| true));
+    let err = stderr(&out);
+    assert!(
+        err.contains("control parameters could not be read") && err.contains("access-denied"),
+        "{err}"
+    );
+    sim.shutdown().await;
+}

@@ -2,6 +2,7 @@
 //! make, and the one place where AWS errors are classified.
 
 pub mod clients;
+pub mod hub_params;
 pub mod sagemaker;
 pub mod stack;
 

@@ -21,6 +21,7 @@
 
 mod bus;
 mod findings;
+mod hub_controls;
 mod images;
 mod inference;
 mod listing;
@@ -192,6 +193,8 @@ struct Shared {
     bus: Mutex<Vec<serde_json::Value>>,
     /// Security Hub findings (ASFF), see [`Simulator::add_finding`].
     findings: Mutex<Vec<serde_json::Value>>,
+    /// Security Hub control parameters, see [`Simulator::set_control_parameters`].
+    control_parameters: Mutex<BTreeMap<String, serde_json::Value>>,
 }
 
 /// Whether call number `counter` (counted from 0, then incremented) falls in `share`: an even
@@ -231,6 +234,7 @@ impl Simulator {
                 fault_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
                 bus: Mutex::new(Vec::new()),
                 findings: Mutex::new(Vec::new()),
+                control_parameters: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -313,6 +317,12 @@ impl Simulator {
         id
     }
 
+    /// Sets the `Parameters` Security Hub's `BatchGetSecurityControls` reports for `control`,
+    /// e.g. `{"requiredKeyTags": {"ValueType": "CUSTOM", "Value": {"StringList": ["owner"]}}}`.
+    pub fn set_control_parameters(&self, control: &str, parameters: serde_json::Value) {
+        lock(&self.shared.control_parameters).insert(control.to_string(), parameters);
+    }
+
     /// Every Security Hub finding as it stands (ASFF).
     pub fn findings(&self) -> Vec<serde_json::Value> {
         lock(&self.shared.findings).clone()
@@ -350,6 +360,10 @@ impl Simulator {
             .route("/", post(sagemaker))
             .route("/findings", post(findings::get_route))
             .route("/findings/batchupdate", patch(findings::batch_update_route))
+            .route(
+                "/securityControls/batchGet",
+                post(hub_controls::batch_get_route),
+            )
             .route("/_sim/calls", get(admin_calls))
             .route("/_sim/calls/reset", post(admin_reset_calls))
             .route("/_sim/faults", post(admin_faults))
@@ -391,6 +405,14 @@ impl Simulator {
         match op {
             "PutEvents" => return bus::put_events(body, fail, &mut lock(&self.shared.bus)),
             "GetFindings" => return findings::get(body, &lock(&self.shared.findings)),
+            "BatchGetSecurityControls" => {
+                return hub_controls::batch_get(
+                    body,
+                    &self.shared.config.account,
+                    region,
+                    &lock(&self.shared.control_parameters),
+                )
+            }
             "BatchUpdateFindings" => {
                 return findings::batch_update(body, fail, &mut lock(&self.shared.findings))
             }
