@@ -318,6 +318,37 @@ pub fn evaluate_all(snapshots: &[Snapshot], params: &Params) -> Vec<Evaluation> 
     evaluations
 }
 
+/// The parameters `snapshot` is judged with: the configured ones, with Security Hub's
+/// `requiredKeyTags` for the control of its kind where Security Hub reported them.
+pub fn params_for(
+    resource_type: ResourceType,
+    configured: &Params,
+    hub: &hub_params::HubParameters,
+) -> Params {
+    let control = match resource_type {
+        ResourceType::AppImageConfig => ControlId::SageMaker6,
+        ResourceType::Image => ControlId::SageMaker7,
+        _ => return configured.clone(),
+    };
+    match hub.tag_keys(control) {
+        Some(keys) => Params {
+            required_tag_keys: keys.to_vec(),
+            ..configured.clone()
+        },
+        None => configured.clone(),
+    }
+}
+
+/// Evaluates `snapshot` with [`params_for`] its kind.
+pub fn evaluate_with(
+    snapshot: &Snapshot,
+    configured: &Params,
+    hub: &hub_params::HubParameters,
+) -> Vec<Evaluation> {
+    let params = params_for(snapshot.resource.resource_type, configured, hub);
+    controls::evaluate(snapshot, &params)
+}
+
 /// By control, then resource ARN.
 fn sort_evaluations(evaluations: &mut [Evaluation]) {
     evaluations.sort_by(|a, b| (a.control, &a.resource.arn).cmp(&(b.control, &b.resource.arn)));
@@ -446,21 +477,7 @@ pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Repo
             }
         }
         for snapshot in &s.snapshots {
-            let control = match snapshot.resource.resource_type {
-                ResourceType::AppImageConfig => Some(ControlId::SageMaker6),
-                ResourceType::Image => Some(ControlId::SageMaker7),
-                _ => None,
-            };
-            match control.and_then(|c| hub.tag_keys(c)) {
-                Some(keys) => {
-                    let params = Params {
-                        required_tag_keys: keys.to_vec(),
-                        ..configured.clone()
-                    };
-                    evaluations.extend(controls::evaluate(snapshot, &params));
-                }
-                None => evaluations.extend(controls::evaluate(snapshot, &configured)),
-            }
+            evaluations.extend(evaluate_with(snapshot, &configured, &hub));
         }
     }
     sort_evaluations(&mut evaluations);
@@ -732,6 +749,9 @@ mod tests {
         }
         async fn update_endpoint(&self, _: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
             Err(err("UpdateEndpoint", ErrorClass::Invalid))
+        }
+        async fn hub_parameters(&self) -> Result<crate::aws::hub_params::HubParameters, AwsError> {
+            Ok(crate::aws::hub_params::HubParameters::default())
         }
     }
 

@@ -148,6 +148,7 @@ pub async fn serve<S: Store + 'static>(
         observer,
         wake: wake.clone(),
         outbox,
+        hub: Default::default(),
     });
 
     let mut intakes = Vec::new();

@@ -347,3 +347,87 @@ async fn remediations_complete_with_throttling_on_thirty_percent_of_calls() {
     );
     assert!(daemon.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_security_hubs_parameters_the_tag_fix_adds_the_keys_security_hub_requires() {
+    let world = World::start(Duration::from_millis(200)).await;
+    // The image has an owner: it passes SageMaker.7 as configured (any tag), not as this
+    // account's Security Hub checks it (owner and cost-center).
+    world
+        .sagemaker
+        .create_image()
+        .image_name("team-image")
+        .role_arn("arn:aws:iam::123456789012:role/SageMakerExecution")
+        .tags(
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key("owner")
+                .value("ml")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    world.sim.simulator.set_control_parameters(
+        "SageMaker.7",
+        serde_json::json!({ "requiredKeyTags": {
+            "ValueType": "CUSTOM",
+            "Value": { "StringList": ["owner", "cost-center"] }
+        }}),
+    );
+    world.sim.simulator.reset_calls();
+    // Security Hub is the simulator's (moto has no BatchGetSecurityControls).
+    let hub = world.sim.endpoint();
+    let mut daemon = world.daemon(
+        "enforce",
+        "\n[controls]\nfrom_security_hub = true\n",
+        &[
+            (
+                "SMR_REMEDIATION__TAG_VALUES",
+                r#"{ owner = "unassigned", "cost-center" = "4711" }"#,
+            ),
+            ("AWS_ENDPOINT_URL_SECURITYHUB", hub.as_str()),
+        ],
+    );
+    daemon.wait_ready().await;
+    let journal = world
+        .wait_journal(Duration::from_secs(60), "the tag fix", |j| {
+            j.iter().any(|r| {
+                r.kind == "tags"
+                    && r.resource.arn.ends_with("image/team-image")
+                    && r.status == RemediationStatus::Succeeded
+            })
+        })
+        .await;
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+    let fix = journal
+        .iter()
+        .find(|r| r.kind == "tags" && r.resource.arn.ends_with("image/team-image"))
+        .unwrap();
+    assert!(!fix.dry_run, "{fix:#?}");
+    let tags = world
+        .sagemaker
+        .list_tags()
+        .resource_arn("arn:aws:sagemaker:us-east-1:123456789012:image/team-image")
+        .send()
+        .await
+        .unwrap();
+    let pairs: Vec<(&str, &str)> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap_or_default()))
+        .collect();
+    assert!(pairs.contains(&("cost-center", "4711")), "{pairs:?}");
+    assert!(
+        pairs.contains(&("owner", "ml")),
+        "an existing value is kept: {pairs:?}"
+    );
+    // The sweep and the reconcile share one read of the parameters.
+    assert_eq!(
+        world
+            .sim
+            .simulator
+            .calls()
+            .received("BatchGetSecurityControls"),
+        1
+    );
+}

@@ -93,6 +93,11 @@ pub trait SageMakerApi: Send + Sync {
         config: &str,
         rollback_alarms: &[String],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// SageMaker.6/.7's parameters in this account's and region's Security Hub
+    /// (`BatchGetSecurityControls`, see [`super::hub_params`]).
+    fn hub_parameters(
+        &self,
+    ) -> impl Future<Output = Result<super::hub_params::HubParameters, AwsError>> + Send;
 }
 
 /// [`SageMakerApi`] over the official SDK client, every call through the account's
@@ -101,6 +106,8 @@ pub trait SageMakerApi: Send + Sync {
 pub struct SdkSageMaker {
     client: Client,
     stack: CallStack,
+    /// For the Security Hub parameters of the same account and region.
+    sdk: aws_config::SdkConfig,
 }
 
 impl SdkSageMaker {
@@ -108,6 +115,7 @@ impl SdkSageMaker {
         SdkSageMaker {
             client: Client::new(config),
             stack,
+            sdk: config.clone(),
         }
     }
 
@@ -559,5 +567,14 @@ impl SageMakerApi for SdkSageMaker {
             .map(|_| ())
         })
         .await
+    }
+
+    async fn hub_parameters(&self) -> Result<super::hub_params::HubParameters, AwsError> {
+        let sdk = self.sdk.clone();
+        self.stack
+            .call("BatchGetSecurityControls", async move {
+                super::hub_params::read(&sdk).await
+            })
+            .await
     }
 }

@@ -236,9 +236,9 @@ pub struct ControlsConfig {
     #[default(DEFAULT_PLATFORM.to_string())]
     #[garde(custom(rules::not_blank))]
     pub platform_target: String,
-    /// `audit` reads SageMaker.6/.7's `requiredKeyTags` from each account's Security Hub
-    /// (`BatchGetSecurityControls`) and judges with them, saying where they differ from
-    /// `required_tag_keys`. Off by default (it needs Security Hub enabled and
+    /// `audit` and `run` read SageMaker.6/.7's `requiredKeyTags` from each account's Security
+    /// Hub (`BatchGetSecurityControls`) and judge with them; the audit says where they differ
+    /// from `required_tag_keys`. Off by default (it needs Security Hub enabled and
     /// `securityhub:BatchGetSecurityControls`).
     #[garde(skip)]
     pub from_security_hub: bool,

@@ -26,6 +26,7 @@
 mod approval;
 pub mod endpoint_fix;
 mod flag;
+pub mod hub;
 pub mod limits;
 mod notebook_fix;
 pub mod scheduler;
@@ -128,6 +129,8 @@ pub struct Context<S: Store, C: ClientFactory = Clients> {
     /// The outbox channels that are on (the event bus, Security Hub write-back), with the
     /// handles that wake their senders after a notice was committed.
     pub outbox: Outbox,
+    /// Security Hub's control parameters per account and region (`controls.from_security_hub`).
+    pub hub: hub::HubCache,
 }
 
 impl<S: Store, C: ClientFactory> Context<S, C> {
@@ -465,8 +468,9 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     let Some(snapshot) = snapshot(api, &resource).await.map_err(aws_err)? else {
         return Ok(Next::Done);
     };
-    let params = ctx.config.control_params();
-    let evaluations = controls::evaluate(&snapshot, &params);
+    let hub_params = hub::parameters(ctx, api, &resource.account, &resource.region).await;
+    let evaluations =
+        crate::audit::evaluate_with(&snapshot, &ctx.config.control_params(), &hub_params);
     for e in &evaluations {
         Evaluated {
             control: e.control,
@@ -488,7 +492,8 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
         Detail::AppImageConfig(c) => c.tags.clone(),
         _ => api.list_tags(arn).await.map_err(aws_err)?,
     };
-    let mut decision = policy::decide(&resource, &evaluations, &tags, &ctx.config);
+    let judged_with = hub::config_for(&ctx.config, resource.resource_type, &hub_params);
+    let mut decision = policy::decide(&resource, &evaluations, &tags, &judged_with);
     if let Detail::Notebook(n) = &snapshot.detail {
         policy::platform::guard(&mut decision, n.platform_identifier.as_deref());
     }

@@ -10,9 +10,18 @@ use super::*;
 
 /// Turns every failing resource of a sweep into a trigger.
 pub fn sweep_triggers(snapshots: &[Snapshot], params: &controls::Params) -> Vec<Trigger> {
+    sweep_triggers_with(snapshots, params, &Default::default())
+}
+
+/// As [`sweep_triggers`], judging with Security Hub's parameters where reported.
+fn sweep_triggers_with(
+    snapshots: &[Snapshot],
+    params: &controls::Params,
+    hub: &crate::aws::hub_params::HubParameters,
+) -> Vec<Trigger> {
     let mut out = Vec::new();
     for s in snapshots {
-        let failed: Vec<ControlId> = controls::evaluate(s, params)
+        let failed: Vec<ControlId> = crate::audit::evaluate_with(s, params, hub)
             .into_iter()
             .filter(|e| e.status == Status::Failed)
             .map(|e| e.control)
@@ -74,7 +83,8 @@ pub async fn sweep_once<S: Store, C: ClientFactory>(
             .filter(|e| e.resource_arn.is_none())
             .count();
         answered |= failed_lists < ResourceType::ALL.len();
-        let triggers = sweep_triggers(&sweep.snapshots, &ctx.config.control_params());
+        let hub = hub::parameters(ctx, &api, account, region).await;
+        let triggers = sweep_triggers_with(&sweep.snapshots, &ctx.config.control_params(), &hub);
         total += triggers.len();
         ctx.store.enqueue(&triggers, ctx.now())?;
     }

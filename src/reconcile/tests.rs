@@ -291,6 +291,10 @@ impl SageMakerApi for Fake {
     async fn update_endpoint(&self, name: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
         Err(error("UpdateEndpoint", name, ErrorClass::Invalid))
     }
+
+    async fn hub_parameters(&self) -> Result<crate::aws::hub_params::HubParameters, AwsError> {
+        Ok(crate::aws::hub_params::HubParameters::default())
+    }
 }
 
 /// Hands out the fake for the one configured account.
@@ -367,6 +371,7 @@ impl Harness {
                 events: Some(Arc::new(Notify::new())),
                 ..Default::default()
             },
+            hub: Default::default(),
         })
     }
 
