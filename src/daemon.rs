@@ -149,6 +149,7 @@ pub async fn serve<S: Store + 'static>(
         wake: wake.clone(),
         outbox,
         hub: Default::default(),
+        starts: Default::default(),
     });
 
     let mut intakes = Vec::new();

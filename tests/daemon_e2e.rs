@@ -431,3 +431,98 @@ async fn with_security_hubs_parameters_the_tag_fix_adds_the_keys_security_hub_re
         1
     );
 }
+
+/// Waits until the store holds a flag of `arn_suffix`; its plan.
+async fn wait_flag(world: &World, arn_suffix: &str) -> serde_json::Value {
+    use sagemaker_remediator::store::{SqliteStore, Store};
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let flags = SqliteStore::open(&world.store_path())
+            .unwrap()
+            .flags(None)
+            .unwrap();
+        if let Some(f) = flags.iter().find(|f| f.resource.arn.ends_with(arn_suffix)) {
+            return f.plan.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no flag of {arn_suffix}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_iac_managed_notebook_is_flagged_with_the_code_change_and_fixed_only_when_configured() {
+    let world = World::start(Duration::from_millis(300)).await;
+    world.notebook("stack-notebook", true).await;
+    let arn = "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/stack-notebook";
+    let tag = |k: &str, v: &str| {
+        aws_sdk_sagemaker::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+    };
+    world
+        .sagemaker
+        .add_tags()
+        .resource_arn(arn)
+        .tags(tag(
+            "aws:cloudformation:stack-id",
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/ml-research/5e1f",
+        ))
+        .tags(tag("aws:cloudformation:stack-name", "ml-research"))
+        .tags(tag("aws:cloudformation:logical-id", "ResearchNotebook"))
+        .send()
+        .await
+        .unwrap();
+    world.sim.simulator.reset_calls();
+
+    // By default: flagged with the CloudFormation change, and not touched at all.
+    let mut daemon = world.daemon("enforce", "", &[]);
+    daemon.wait_ready().await;
+    let plan = wait_flag(&world, "/stack-notebook").await;
+    let notes = plan["notes"].to_string();
+    assert!(
+        notes.contains("managed by CloudFormation stack ml-research (logical id ResearchNotebook)")
+            && notes.contains("RootAccess: Disabled"),
+        "{plan:#}"
+    );
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        calls.mutating_succeeded(),
+        0,
+        "no fix, no flag tag: {calls:?}"
+    );
+    assert!(world.journal().iter().all(|r| r.kind != "notebook-fix"));
+
+    // With iac.actions."SageMaker.3" = "fix": fixed in place, the drift recorded.
+    let mut daemon = world.daemon(
+        "enforce",
+        "\n[iac.actions]\n\"SageMaker.3\" = \"fix\"\n",
+        &[],
+    );
+    daemon.wait_ready().await;
+    let journal = world
+        .wait_journal(Duration::from_secs(60), "the fix", |j| fixed(j, 1))
+        .await;
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+    let fix = journal.iter().find(|r| r.kind == "notebook-fix").unwrap();
+    let outcome = fix.outcome.as_deref().unwrap();
+    assert!(
+        outcome.starts_with("fixed; drift: fixed in place although managed by CloudFormation stack ml-research (logical id ResearchNotebook)")
+            && outcome.contains("SageMaker.3: RootAccess: Disabled"),
+        "{outcome}"
+    );
+    assert!(
+        fix.steps
+            .iter()
+            .any(|s| s.step == "Plan" && s.phase == "observed" && s.detail.contains("drift")),
+        "{fix:#?}"
+    );
+    assert_eq!(
+        world.describe("stack-notebook").await,
+        ("InService".to_string(), "Disabled".to_string())
+    );
+}

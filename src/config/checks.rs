@@ -118,6 +118,22 @@ impl Config {
                 out.push(Issue::new(&actions.key(control.as_str()), message));
             }
         }
+        let iac_tags = root.key("iac").key("tags");
+        for key in self.iac.tags.keys() {
+            if let Some(message) = tag_key_problem(key) {
+                out.push(Issue::new(&iac_tags.key(key), message));
+            }
+        }
+        let iac_actions = root.key("iac").key("actions");
+        for (&control, &action) in &self.iac.actions {
+            if let (Action::Fix | Action::Approve, Some(why)) = (action, control.fix_unsupported())
+            {
+                let message = format!(
+                    "{control} cannot be fixed in place ({why}); use \"flag\" or \"ignore\""
+                );
+                out.push(Issue::new(&iac_actions.key(control.as_str()), message));
+            }
+        }
         self.remediation_checks(out);
 
         let daemon = root.key("daemon");

@@ -121,6 +121,10 @@ pub struct Config {
     /// Approval requests: rules that turn `fix` into `approve`, expiry, re-asking.
     #[garde(dive)]
     pub approvals: ApprovalsConfig,
+    /// Resources managed by infrastructure as code (CloudFormation, CDK, Terraform): how they
+    /// are recognised and what is done about them.
+    #[garde(dive)]
+    pub iac: IacConfig,
     /// AWS client behaviour: rate limit and per-call timeout.
     #[garde(dive)]
     pub aws: AwsConfig,
@@ -450,6 +454,25 @@ impl NotificationsConfig {
             max: Duration::from_secs(self.max_retry_backoff_secs),
         }
     }
+}
+
+/// Resources managed by infrastructure as code. A resource carrying CloudFormation's own
+/// `aws:cloudformation:stack-id` tag (CloudFormation, CDK), or one of `tags`, is IaC-managed:
+/// an in-place fix would be reverted by the next deploy, so its failed controls are flagged
+/// with the change to make in the code, unless `actions` says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct IacConfig {
+    /// Tags (key = exact value) that mark a resource as IaC-managed, e.g.
+    /// `{ "managed-by" = "terraform" }`.
+    #[garde(skip)]
+    pub tags: BTreeMap<String, String>,
+    /// Per control, what is done on an IaC-managed resource: `flag` (the default for every
+    /// control), `fix` or `approve` (in place, with the drift stated in the journal, the
+    /// notifications and the Security Hub note) or `ignore`. A control whose `actions` entry
+    /// is `ignore` stays ignored.
+    #[garde(skip)]
+    pub actions: BTreeMap<ControlId, Action>,
 }
 
 /// Approval requests.
@@ -930,6 +953,22 @@ impl Config {
             .unwrap_or_else(|| Action::default_for(control))
     }
 
+    /// The action for `control` on a resource that is IaC-managed (`iac`) or not: `actions`,
+    /// or for an IaC-managed resource `iac.actions` (default `flag`), an ignored control
+    /// staying ignored.
+    pub fn action_on(&self, control: ControlId, iac: bool) -> Action {
+        match self.action(control) {
+            Action::Ignore => Action::Ignore,
+            action if !iac => action,
+            _ => self
+                .iac
+                .actions
+                .get(&control)
+                .copied()
+                .unwrap_or(Action::Flag),
+        }
+    }
+
     /// Whether the fix of `control` on a resource of `account` carrying `tags` waits for a
     /// person: its action is `approve`, or it is `fix` and an approval rule matches.
     pub fn needs_approval(
@@ -938,7 +977,8 @@ impl Config {
         control: ControlId,
         tags: &[crate::model::Tag],
     ) -> bool {
-        match self.action(control) {
+        let iac = crate::policy::iac::owner(tags, self).is_some();
+        match self.action_on(control, iac) {
             Action::Approve => true,
             Action::Fix => self
                 .approvals

@@ -1647,3 +1647,15 @@ fn maintenance_windows_are_checked() {
     let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(keys, ["windows[0].time_zone", "windows[0].when"], "{err}");
 }
+
+#[test]
+fn iac_actions_and_tags_are_checked_like_the_others() {
+    let errors = errors(
+        "[iac]\ntags = { \"aws:managed\" = \"x\", \"managed-by\" = \"terraform\" }\n[iac.actions]\n\"SageMaker.1\" = \"fix\"\n\"SageMaker.3\" = \"fix\"\n",
+        &[],
+    );
+    assert_eq!(
+        errors.keys(),
+        ["iac.actions.\"SageMaker.1\"", "iac.tags.\"aws:managed\""]
+    );
+}

@@ -69,8 +69,14 @@ pub fn update_for(outcome: &Outcome<'_>) -> Option<Notice> {
         DetailType::Succeeded => (
             "RESOLVED",
             format!(
-                "Fixed by sagemaker-remediator ({}): {controls_text} now {pass}.",
-                outcome.kind.map(|k| k.as_str()).unwrap_or("fix")
+                "Fixed by sagemaker-remediator ({}): {controls_text} now {pass}.{}",
+                outcome.kind.map(|k| k.as_str()).unwrap_or("fix"),
+                // An IaC-managed resource: the outcome states the drift.
+                outcome
+                    .reason
+                    .and_then(|r| r.strip_prefix("fixed; "))
+                    .map(|drift| format!(" {drift}."))
+                    .unwrap_or_default()
             ),
         ),
         DetailType::Failed => (

@@ -95,6 +95,7 @@ mod tests {
             ignored: Vec::new(),
             approve: vec![ControlId::SageMaker3],
             notes: Vec::new(),
+            iac: None,
         }
     }
 

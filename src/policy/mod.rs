@@ -28,6 +28,7 @@
 //! - Deterministic: controls are handled in control order, each at most once.
 
 pub mod exemptions;
+pub mod iac;
 pub mod platform;
 pub mod retry;
 mod tags;
@@ -64,6 +65,9 @@ pub struct Decision {
     pub approve: Vec<ControlId>,
     /// Human reasons, e.g. why a control is flagged instead of fixed.
     pub notes: Vec<String>,
+    /// Who owns the resource's configuration when it is IaC-managed: its failed controls take
+    /// `iac.actions` (default `flag`), and an in-place fix states the drift.
+    pub iac: Option<iac::Owner>,
 }
 
 impl Decision {
@@ -80,6 +84,7 @@ impl Decision {
             ignored: Vec::new(),
             approve: Vec::new(),
             notes: Vec::new(),
+            iac: None,
         }
     }
 
@@ -131,14 +136,20 @@ pub fn decide(
         })
         .collect();
 
+    decision.iac = iac::owner(tags, config);
     let mut plan = NotebookPlan {
         disable_root_access: false,
         platform: None,
     };
     for (control, reason) in failed {
-        match config.action(control) {
+        match config.action_on(control, decision.iac.is_some()) {
             Action::Ignore => decision.ignored.push(control),
-            Action::Flag => decision.flag.push(control),
+            Action::Flag => {
+                decision.flag.push(control);
+                if let Some(owner) = &decision.iac {
+                    decision.notes.push(owner.flag_note(control, config));
+                }
+            }
             Action::Fix | Action::Approve => match control {
                 ControlId::SageMaker3 => {
                     plan.disable_root_access = true;
@@ -660,6 +671,41 @@ mod tests {
 
         let passed = [eval(&ec, SageMaker4, Status::Passed)];
         assert!(decide(&ec, &passed, &[], &config).is_noop());
+    }
+
+    #[test]
+    fn an_iac_managed_resource_is_flagged_with_the_code_change_unless_configured() {
+        let nb = notebook();
+        let cfn = [
+            Tag::new(
+                iac::STACK_ID,
+                "arn:aws:cloudformation:eu-west-1:111122223333:stack/ml/1",
+            ),
+            Tag::new(iac::LOGICAL_ID, "Nb"),
+        ];
+        let evals = failed(&nb, &[SageMaker3, SageMaker8]);
+        let config = with_action(enforcing(), SageMaker8, Action::Ignore);
+        let d = decide(&nb, &evals, &cfn, &config);
+        assert_eq!(d.fix, None);
+        assert_eq!(d.flag, [SageMaker3]);
+        assert_eq!(d.ignored, [SageMaker8], "an ignored control stays ignored");
+        assert!(d.iac.is_some());
+        assert!(
+            d.notes[0].contains("managed by CloudFormation stack arn:aws:cloudformation:eu-west-1:111122223333:stack/ml/1 (logical id Nb)")
+                && d.notes[0].ends_with("change the code: RootAccess: Disabled"),
+            "{:?}",
+            d.notes
+        );
+
+        let mut config = config;
+        config.iac.actions.insert(SageMaker3, Action::Fix);
+        let d = decide(&nb, &evals, &cfn, &config);
+        assert!(d.fix.is_some() && d.flag.is_empty() && d.iac.is_some());
+        config.iac.actions.insert(SageMaker3, Action::Approve);
+        assert_eq!(decide(&nb, &evals, &cfn, &config).approve, [SageMaker3]);
+        // Without the tags: the normal actions.
+        let d = decide(&nb, &evals, &[], &config);
+        assert!(d.fix.is_some() && d.approve.is_empty() && d.iac.is_none());
     }
 
     #[test]

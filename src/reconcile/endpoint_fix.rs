@@ -245,6 +245,10 @@ pub(super) async fn replace<S: Store, C: ClientFactory, A: SageMakerApi>(
     if let Some(a) = &approved {
         approval::bind(ctx, id, resource, a)?;
     }
+    if let Some(owner) = &decision.iac {
+        let drift = owner.drift(&CONTROLS, &ctx.config);
+        ctx.step(id, resource, Step::Plan, StepPhase::Observed, drift)?;
+    }
     run(ctx, api, id, resource, record).await
 }
 

@@ -57,7 +57,8 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
         resource.resource_type,
         ResourceType::Image | ResourceType::AppImageConfig
     );
-    if !decision.dry_run && !tagged && taggable {
+    // A flag tag on an IaC-managed resource would drift from its code as well.
+    if !decision.dry_run && !tagged && taggable && decision.iac.is_none() {
         api.add_tags(&resource.arn, &[Tag::new(key.clone(), value.clone())])
             .await
             .map_err(aws_err(&resource.arn))?;

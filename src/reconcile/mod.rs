@@ -131,6 +131,9 @@ pub struct Context<S: Store, C: ClientFactory = Clients> {
     pub outbox: Outbox,
     /// Security Hub's control parameters per account and region (`controls.from_security_hub`).
     pub hub: hub::HubCache,
+    /// Held from a notebook fix's start check (windows, limits, notice) until its journal entry
+    /// exists, so two fixes starting at once cannot both pass the blast-radius limits.
+    pub starts: tokio::sync::Mutex<()>,
 }
 
 impl<S: Store, C: ClientFactory> Context<S, C> {
@@ -562,6 +565,7 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
                     approval::Gate::Go(a) => Some(a),
                 },
             };
+            let starting = ctx.starts.lock().await;
             if let Some(start) =
                 waits::before_start(ctx, api, snapshot, tags, &controls, &plan_json).await?
             {
@@ -570,12 +574,20 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
                 )));
             }
             let state = NotebookState::new(ctx.now());
-            let state_json = notebook_fix::FixRecord::json(plan, &state);
+            let drift = decision
+                .iac
+                .as_ref()
+                .map(|owner| owner.drift(&controls, &ctx.config));
+            let state_json = notebook_fix::FixRecord::json(plan, &state, drift.as_deref());
             let id = ctx.begin(resource, &controls, NOTEBOOK_FIX, false, &state_json)?;
+            drop(starting);
             if let Some(a) = &approved {
                 approval::bind(ctx, id, resource, a)?;
             }
-            return notebook_fix::run(ctx, api, id, resource, plan, state).await;
+            if let Some(drift) = &drift {
+                ctx.step(id, resource, Step::Plan, StepPhase::Observed, drift.clone())?;
+            }
+            return notebook_fix::run(ctx, api, id, resource, plan, state, drift.as_deref()).await;
         }
     }
     Ok(Next::Done)

@@ -21,6 +21,9 @@ pub(super) struct FixRecord {
     pub version: u32,
     pub plan: NotebookPlan,
     pub state: NotebookState,
+    /// On an IaC-managed notebook: the drift the fix leaves, stated in its outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
 }
 
 impl FixRecord {
@@ -31,11 +34,16 @@ impl FixRecord {
     }
 
     /// The journal value of `plan` at `state`.
-    pub(super) fn json(plan: &NotebookPlan, state: &NotebookState) -> serde_json::Value {
+    pub(super) fn json(
+        plan: &NotebookPlan,
+        state: &NotebookState,
+        drift: Option<&str>,
+    ) -> serde_json::Value {
         serde_json::to_value(FixRecord {
             version: Self::VERSION,
             plan: plan.clone(),
             state: state.clone(),
+            drift: drift.map(str::to_string),
         })
         .unwrap_or_default()
     }
@@ -60,11 +68,12 @@ pub(super) async fn resume<S: Store, C: ClientFactory, A: SageMakerApi>(
     api: &A,
     running: crate::store::Remediation,
 ) -> Result<Next, ReconcileError> {
-    let FixRecord { plan, state, .. } =
-        FixRecord::read(&running.state).map_err(|message| ReconcileError::Journal {
-            arn: running.resource.arn.to_string(),
-            message,
-        })?;
+    let FixRecord {
+        plan, state, drift, ..
+    } = FixRecord::read(&running.state).map_err(|message| ReconcileError::Journal {
+        arn: running.resource.arn.to_string(),
+        message,
+    })?;
     let resource = running.resource.clone();
     ctx.step(
         running.id,
@@ -73,7 +82,16 @@ pub(super) async fn resume<S: Store, C: ClientFactory, A: SageMakerApi>(
         StepPhase::Observed,
         format!("resuming in phase {:?}", state.phase),
     )?;
-    run(ctx, api, running.id, &resource, &plan, state).await
+    run(
+        ctx,
+        api,
+        running.id,
+        &resource,
+        &plan,
+        state,
+        drift.as_deref(),
+    )
+    .await
 }
 
 /// The notebook fix executor: Describe, `workflow::next`, journal, act; until the workflow
@@ -85,6 +103,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     resource: &ResourceRef,
     plan: &NotebookPlan,
     mut state: NotebookState,
+    drift: Option<&str>,
 ) -> Result<Next, ReconcileError> {
     let arn = &resource.arn;
     let name = &resource.name;
@@ -112,7 +131,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
         ctx.store
             .save_state(
                 id,
-                &FixRecord::json(plan, state),
+                &FixRecord::json(plan, state, drift),
                 status,
                 outcome,
                 ctx.now(),
@@ -240,7 +259,14 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
                     Outcome::Fixed | Outcome::AlreadyCompliant | Outcome::Gone => None,
                 };
                 let (status, label, text) = match &outcome {
-                    Outcome::Fixed => (RemediationStatus::Succeeded, "fixed", "fixed".to_string()),
+                    Outcome::Fixed => (
+                        RemediationStatus::Succeeded,
+                        "fixed",
+                        match drift {
+                            Some(drift) => format!("fixed; {drift}"),
+                            None => "fixed".to_string(),
+                        },
+                    ),
                     Outcome::AlreadyCompliant => (
                         RemediationStatus::Succeeded,
                         "already-compliant",

@@ -56,7 +56,11 @@ pub(super) async fn add_tags<S: Store, C: ClientFactory, A: SageMakerApi>(
                 StepPhase::Done,
                 keys.join(", "),
             )?;
-            (RemediationStatus::Succeeded, "fixed".to_string(), false)
+            let outcome = match &decision.iac {
+                Some(owner) => format!("fixed; {}", owner.drift(&[control], &ctx.config)),
+                None => "fixed".to_string(),
+            };
+            (RemediationStatus::Succeeded, outcome, false)
         }
         Err(e) => {
             ctx.step(id, resource, Step::AddTags, StepPhase::Error, e.to_string())?;

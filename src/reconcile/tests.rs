@@ -372,6 +372,7 @@ impl Harness {
                 ..Default::default()
             },
             hub: Default::default(),
+            starts: Default::default(),
         })
     }
 
@@ -789,7 +790,7 @@ fn a_fix_record_written_now_reads_back_and_older_rows_still_load() {
     };
     let mut state = NotebookState::new(5);
     state.stop_sent = true;
-    let written = FixRecord::json(&plan, &state);
+    let written = FixRecord::json(&plan, &state, None);
     assert_eq!(written["version"], 1);
     let back = FixRecord::read(&written).unwrap();
     assert_eq!((back.plan, back.state), (plan.clone(), state));
