@@ -20,6 +20,7 @@ pub mod model;
 pub mod notify;
 pub mod policy;
 pub mod reconcile;
+pub mod render;
 pub mod shutdown;
 #[cfg(feature = "sim")]
 pub mod sim;

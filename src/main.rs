@@ -64,6 +64,10 @@ enum Command {
         /// `table` or `json` (one JSON object per remediation or flag).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Instead of the journal, the newest plan for --resource as people apply it in
+        /// code: `cli` (AWS CLI commands), `terraform` or `cloudformation` (a JSON template).
+        #[arg(long = "as", value_name = "LANGUAGE", requires = "resource")]
+        render: Option<sagemaker_remediator::render::Language>,
     },
     /// List and decide approval requests (fixes that wait for a person). Works on the store in
     /// daemon.store_path, also while the daemon runs; a decision is acted on within seconds.
@@ -338,9 +342,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             resource,
             limit,
             format,
+            render,
         } => {
             let store = SqliteStore::open_existing(&config.daemon.store_path)?;
             let mut stdout = std::io::stdout().lock();
+            if let (Some(language), Some(arn)) = (render, resource.as_deref()) {
+                let flag = store.flags(Some(arn))?.into_iter().next();
+                let latest = store.remediations(Some(arn), 1)?.into_iter().next();
+                return match sagemaker_remediator::render::newest(
+                    flag.as_ref(),
+                    latest.as_ref(),
+                    language,
+                ) {
+                    Some(text) => {
+                        write!(stdout, "{text}")?;
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    None => {
+                        eprintln!("no plan for {arn} has a {language} form (see `remediations --resource {arn}`)");
+                        Ok(ExitCode::from(2))
+                    }
+                };
+            }
             journal::print(
                 &store,
                 resource.as_deref(),

@@ -280,6 +280,8 @@ pub struct Notebook {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
     pub name: String,
+    /// The model it serves (`None` for a variant of inference components).
+    pub model_name: Option<String>,
     pub instance_type: Option<String>,
     pub initial_instance_count: Option<i32>,
     /// True when the variant has a ServerlessConfig (SageMaker.4 does not apply to it).

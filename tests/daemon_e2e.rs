@@ -497,6 +497,63 @@ async fn an_iac_managed_notebook_is_flagged_with_the_code_change_and_fixed_only_
     );
     assert!(world.journal().iter().all(|r| r.kind != "notebook-fix"));
 
+    // The plan as code: Terraform that parses back with the notebook's own network and key,
+    // and a CloudFormation template that cfn-lint accepts.
+    let render = |language: &str| {
+        let out = world.cli(&["remediations", "--resource", arn, "--as", language]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let terraform = render("terraform");
+    let body: hcl::Body = hcl::parse(&terraform).unwrap();
+    let block = body.blocks().next().unwrap();
+    let attribute = |key: &str| {
+        block
+            .body
+            .attributes()
+            .find(|a| a.key.as_str() == key)
+            .map(|a| a.expr.clone())
+    };
+    assert_eq!(
+        attribute("root_access"),
+        Some("Disabled".into()),
+        "{terraform}"
+    );
+    let (subnet, groups, kms) = world.network_of("stack-notebook").await;
+    assert_eq!(attribute("subnet_id"), Some(subnet.into()), "{terraform}");
+    assert_eq!(
+        attribute("security_groups"),
+        Some(hcl::Expression::Array(
+            groups.into_iter().map(Into::into).collect()
+        )),
+        "{terraform}"
+    );
+    assert_eq!(
+        attribute("kms_key_id").is_some(),
+        kms.is_some(),
+        "{terraform}"
+    );
+    let template = world.dir.path().join("plan.json");
+    std::fs::write(&template, render("cloudformation")).unwrap();
+    let lint = std::env::var("CFN_LINT")
+        .expect("CFN_LINT is not set: run the tests with scripts/test, which installs cfn-lint");
+    let linted = std::process::Command::new(lint)
+        .arg(&template)
+        .output()
+        .unwrap();
+    assert!(
+        linted.status.success(),
+        "cfn-lint: {}{}\n{}",
+        String::from_utf8_lossy(&linted.stdout),
+        String::from_utf8_lossy(&linted.stderr),
+        std::fs::read_to_string(&template).unwrap()
+    );
+    assert!(render("cli").contains("aws sagemaker create-notebook-instance"));
+
     // With iac.actions."SageMaker.3" = "fix": fixed in place, the drift recorded.
     let mut daemon = world.daemon(
         "enforce",

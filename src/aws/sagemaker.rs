@@ -278,6 +278,7 @@ impl SageMakerApi for SdkSageMaker {
                     .iter()
                     .map(|v| Variant {
                         name: v.variant_name().unwrap_or_default().to_string(),
+                        model_name: v.model_name().map(str::to_string),
                         instance_type: v.instance_type().map(|t| t.as_str().to_string()),
                         initial_instance_count: v.initial_instance_count(),
                         serverless: v.serverless_config().is_some(),

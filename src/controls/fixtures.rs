@@ -59,6 +59,7 @@ pub(crate) fn notebook() -> Notebook {
 pub(crate) fn variant(name: &str, count: Option<i32>) -> Variant {
     Variant {
         name: name.to_string(),
+        model_name: Some("model".to_string()),
         instance_type: Some("ml.m5.large".to_string()),
         initial_instance_count: count,
         serverless: false,
@@ -69,6 +70,7 @@ pub(crate) fn variant(name: &str, count: Option<i32>) -> Variant {
 pub(crate) fn serverless(name: &str) -> Variant {
     Variant {
         name: name.to_string(),
+        model_name: Some("model".to_string()),
         instance_type: None,
         initial_instance_count: None,
         serverless: true,

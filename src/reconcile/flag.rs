@@ -136,6 +136,7 @@ pub fn recreation_plan(
                 "EndpointConfigName": format!("{name}-ha"),
                 "ProductionVariants": c.variants.iter().map(|v| json!({
                     "VariantName": v.name,
+                    "ModelName": v.model_name,
                     "InstanceType": v.instance_type,
                     "InitialInstanceCount": if v.serverless { None } else { Some(v.initial_instance_count.unwrap_or(1).max(2)) },
                     "Serverless": v.serverless,

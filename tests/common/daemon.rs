@@ -303,15 +303,23 @@ regions = ["{REGION}"]
             .await;
     }
 
-    /// (status, RootAccess) of a notebook.
-    pub async fn describe(&self, name: &str) -> (String, String) {
-        let out = self
-            .sagemaker
+    /// DescribeNotebookInstance of a notebook.
+    async fn describe_output(
+        &self,
+        name: &str,
+    ) -> aws_sdk_sagemaker::operation::describe_notebook_instance::DescribeNotebookInstanceOutput
+    {
+        self.sagemaker
             .describe_notebook_instance()
             .notebook_instance_name(name)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// (status, RootAccess) of a notebook.
+    pub async fn describe(&self, name: &str) -> (String, String) {
+        let out = self.describe_output(name).await;
         (
             out.notebook_instance_status().unwrap().as_str().to_string(),
             out.root_access().unwrap().as_str().to_string(),
@@ -327,6 +335,16 @@ regions = ["{REGION}"]
             assert!(Instant::now() < deadline, "{name} never became {status}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// (SubnetId, SecurityGroups, KmsKeyId) of a notebook, from DescribeNotebookInstance.
+    pub async fn network_of(&self, name: &str) -> (String, Vec<String>, Option<String>) {
+        let nb = self.describe_output(name).await;
+        (
+            nb.subnet_id().unwrap_or_default().to_string(),
+            nb.security_groups().to_vec(),
+            nb.kms_key_id().map(str::to_string),
+        )
     }
 
     /// The journal, read by a second connection while the daemon writes (WAL).
