@@ -89,6 +89,16 @@ enum Command {
     /// Check the configuration (defaults, --config file, SMR_* environment) and report every
     /// problem at once. Exit code 0 when valid, 1 otherwise.
     ValidateConfig,
+    /// The container health check: GET /healthz (with --ready: /readyz) of the daemon on
+    /// daemon.listen (loopback for 0.0.0.0). Exit code 0 on 200, 1 otherwise.
+    Healthcheck {
+        /// Ask /readyz (ready to work: store open, AWS reachable) instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer (1 or more).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout_secs: u64,
+    },
     #[cfg(feature = "sim")]
     /// Run the SageMaker simulator standalone on 127.0.0.1 (for tests and local experiments).
     ///
@@ -285,6 +295,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     init_logging(&config);
     match cli.command {
+        Command::Healthcheck {
+            ready,
+            timeout_secs,
+        } => {
+            use sagemaker_remediator::http::healthcheck;
+            let listen = config
+                .daemon
+                .listen_addr()
+                .context("daemon.listen is not an address")?;
+            let path = if ready { "/readyz" } else { "/healthz" };
+            let addr = healthcheck::target(listen);
+            match healthcheck::status(addr, path, std::time::Duration::from_secs(timeout_secs))
+                .await
+            {
+                Ok(200) => {
+                    println!("{path} at {addr}: 200");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(status) => {
+                    eprintln!("{path} at {addr}: {status}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::ValidateConfig => {
             if let Some(problem) = store_directory_problem(&config) {
                 eprintln!("error: the configuration has 1 problem(s):");

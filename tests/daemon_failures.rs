@@ -652,3 +652,28 @@ async fn logs_written_to_a_file_carry_no_colour_codes() {
     assert!(log.contains("listening"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_is_its_own_container_health_check() {
+    let world = World::start(Duration::from_millis(200)).await;
+    let mut daemon = world.daemon("audit", "", &[]);
+    daemon.wait_ready().await;
+    for args in [&["healthcheck"][..], &["healthcheck", "--ready"]] {
+        let out = world.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(": 200"));
+    }
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+    let out = world.cli(&["healthcheck", "--timeout-secs", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("unhealthy: connecting to 127.0.0.1:"),
+        "{err}"
+    );
+}

@@ -32,6 +32,7 @@ use axum::Router;
 use crate::metrics::Metrics;
 
 pub mod approvals;
+pub mod healthcheck;
 mod page;
 
 /// What `/readyz` waits for. Each flag is set by the part that proved its dependency works.

@@ -84,6 +84,10 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(err)?;
+        // Temporary tables and indices in memory: the container's root file system is
+        // read-only, and the journal's volume is the only place the daemon writes.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(err)?;
 
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
