@@ -72,7 +72,7 @@ const VARIANT: &[Arg] = &[
 
 /// The newest plan about a resource: its flag, or its latest remediation when that is newer.
 /// `None` when neither has a form in `language` (images and app image configs are only
-/// flagged with steps; endpoint config replacements are carried out by the daemon).
+/// flagged with steps).
 pub fn newest(
     flag: Option<&Flag>,
     latest: Option<&Remediation>,
@@ -267,7 +267,91 @@ fn remediation_plan(r: &Remediation, language: Language) -> Option<String> {
             let tags = r.state["add_tags"].as_array()?;
             Some(tag_change(resource, tags, language))
         }
-        RemediationKind::EndpointReplace => None,
+        RemediationKind::EndpointReplace => {
+            let plan: crate::reconcile::endpoint_fix::ReplacePlan =
+                serde_json::from_value(r.state.get("plan")?.clone()).ok()?;
+            Some(replacement(resource, &plan, language))
+        }
+    }
+}
+
+/// The SageMaker.4 replacement: a new endpoint config with the raised counts, every endpoint
+/// moved to it blue/green.
+fn replacement(
+    resource: &ResourceRef,
+    plan: &crate::reconcile::endpoint_fix::ReplacePlan,
+    language: Language,
+) -> String {
+    let counts = || {
+        plan.variants
+            .iter()
+            .map(|v| json!({ "VariantName": v.variant, "InitialInstanceCount": v.to }))
+    };
+    match language {
+        Language::Terraform => {
+            let mut block = Block::builder("resource")
+                .add_label("aws_sagemaker_endpoint_configuration")
+                .add_label(identifier(&plan.config))
+                .add_attribute(("name", plan.replacement.as_str()));
+            for v in &plan.variants {
+                block = block.add_block(
+                    Block::builder("production_variants")
+                        .add_attribute(("variant_name", v.variant.as_str()))
+                        .add_attribute(("initial_instance_count", i64::from(v.to)))
+                        .build(),
+                );
+            }
+            block = block.add_block(
+                Block::builder("lifecycle")
+                    .add_attribute(("create_before_destroy", true))
+                    .build(),
+            );
+            format!(
+                "{}# Endpoint configurations are immutable: the new name and create_before_destroy let\n\
+                 # Terraform create the replacement and move the endpoints ({}) before the old one goes.\n\
+                 # Change these arguments; keep the variants' other arguments as they are.\n{}",
+                heading(resource, "#"),
+                plan.endpoints.join(", "),
+                terraform(block.build())
+            )
+        }
+        Language::Cloudformation => template(
+            resource,
+            "AWS::SageMaker::EndpointConfig",
+            json!({
+                "EndpointConfigName": plan.replacement,
+                "ProductionVariants": counts().collect::<Vec<_>>(),
+            }),
+        ),
+        Language::Cli => {
+            let deployment = json!({ "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": { "Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0 }
+            }});
+            let mut text = format!(
+                "{}# Create {} as a copy of {} (describe-endpoint-config) with: {}\n",
+                heading(resource, "#"),
+                plan.replacement,
+                plan.config,
+                crate::reconcile::endpoint_fix::changes_in_words(&plan.variants)
+            );
+            for endpoint in &plan.endpoints {
+                let mut words: Vec<String> = ["aws", "sagemaker", "update-endpoint"]
+                    .map(str::to_string)
+                    .to_vec();
+                words.extend(region(resource));
+                words.extend([
+                    "--endpoint-name".to_string(),
+                    endpoint.clone(),
+                    "--endpoint-config-name".to_string(),
+                    plan.replacement.clone(),
+                    "--deployment-config".to_string(),
+                    deployment.to_string(),
+                ]);
+                text.push_str(&shell(&words));
+                text.push('\n');
+            }
+            text
+        }
     }
 }
 
@@ -652,7 +736,7 @@ mod tests {
     }
 
     #[test]
-    fn images_and_endpoint_replacements_have_no_code_form_but_tag_fixes_do() {
+    fn images_have_no_code_form_but_tag_fixes_and_endpoint_replacements_do() {
         let image = ResourceRef {
             resource_type: ResourceType::Image,
             name: "base".into(),
@@ -687,8 +771,36 @@ mod tests {
         );
         let replace = Remediation {
             kind: RemediationKind::EndpointReplace,
+            resource: ResourceRef {
+                resource_type: ResourceType::EndpointConfig,
+                name: "churn".into(),
+                arn: "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/churn".into(),
+                ..notebook()
+            },
+            state: json!({ "plan": {
+                "config": "churn", "replacement": "churn-ha", "endpoints": ["a", "b"],
+                "variants": [{ "variant": "AllTraffic", "from": 1, "to": 2 }],
+            }}),
             ..tags
         };
-        assert_eq!(newest(None, Some(&replace), Language::Cli), None);
+        let tf = newest(None, Some(&replace), Language::Terraform).unwrap();
+        let body: hcl::Body = hcl::parse(&tf).unwrap();
+        let block = body.blocks().next().unwrap();
+        assert_eq!(
+            attribute(block, "name"),
+            Some(&Expression::from("churn-ha"))
+        );
+        let variant = block.body.blocks().next().unwrap();
+        assert_eq!(variant.identifier.as_str(), "production_variants");
+        assert_eq!(
+            attribute(variant, "initial_instance_count"),
+            Some(&Expression::from(2))
+        );
+        let cli = newest(None, Some(&replace), Language::Cli).unwrap();
+        assert_eq!(
+            cli.matches("aws sagemaker update-endpoint").count(),
+            2,
+            "{cli}"
+        );
     }
 }
