@@ -191,9 +191,22 @@ pub fn print<S: Store>(
                     ""
                 }
             )?;
-            let plan = serde_json::to_string_pretty(&f.plan).unwrap_or_default();
+            // The code forms are long: the table names the command that prints them.
+            let mut shown = f.plan.clone();
+            let code = shown
+                .as_object_mut()
+                .and_then(|p| p.remove("code"))
+                .is_some();
+            let plan = serde_json::to_string_pretty(&shown).unwrap_or_default();
             for line in plan.lines() {
                 writeln!(out, "      {line}")?;
+            }
+            if code {
+                writeln!(
+                    out,
+                    "      as code: sagemaker-remediator remediations --resource {} --as cli|terraform|cloudformation",
+                    f.resource.arn
+                )?;
             }
         }
     }

@@ -86,6 +86,19 @@ pub fn newest(
     }
 }
 
+/// A recreation plan in every language, as `{ "cli", "terraform", "cloudformation" }`; `None`
+/// when it has no code form.
+pub fn all(resource: &ResourceRef, plan: &Value) -> Option<Value> {
+    let mut out = Map::new();
+    for language in [Language::Cli, Language::Terraform, Language::Cloudformation] {
+        out.insert(
+            language.to_string(),
+            json!(recreation(resource, plan, language)?),
+        );
+    }
+    Some(Value::Object(out))
+}
+
 /// A recreation plan (a flag's): the Create request with the compliant values.
 pub fn recreation(resource: &ResourceRef, plan: &Value, language: Language) -> Option<String> {
     let request = plan.get("request")?.as_object()?;

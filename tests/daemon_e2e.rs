@@ -553,6 +553,8 @@ async fn an_iac_managed_notebook_is_flagged_with_the_code_change_and_fixed_only_
         std::fs::read_to_string(&template).unwrap()
     );
     assert!(render("cli").contains("aws sagemaker create-notebook-instance"));
+    // The flag in the journal carries the same code.
+    assert_eq!(plan["code"]["terraform"], terraform.as_str(), "{plan:#}");
 
     // With iac.actions."SageMaker.3" = "fix": fixed in place, the drift recorded.
     let mut daemon = world.daemon(

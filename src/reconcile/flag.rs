@@ -17,7 +17,11 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
     let resource = &snapshot.resource;
     let controls: Vec<&str> = decision.flag.iter().map(|c| c.as_str()).collect();
     let value = controls.join(" ");
-    let plan = recreation_plan(snapshot, &decision.flag, &ctx.config, &decision.notes);
+    let mut plan = recreation_plan(snapshot, &decision.flag, &ctx.config, &decision.notes);
+    // The plan as people apply it in code, carried by the journal and the notifications.
+    if let Some(code) = crate::render::all(resource, &plan) {
+        plan["code"] = code;
+    }
     let reason = match decision.notes.is_empty() {
         true => "flagged for recreation or manual action".to_string(),
         false => decision.notes.join("; "),
