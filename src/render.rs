@@ -268,13 +268,7 @@ fn remediation_plan(r: &Remediation, language: Language) -> Option<String> {
             if let Some(p) = plan["platform"].as_str() {
                 changes.push((&NOTEBOOK[7], json!(p)));
             }
-            Some(change(
-                resource,
-                "aws_sagemaker_notebook_instance",
-                "AWS::SageMaker::NotebookInstance",
-                &changes,
-                language,
-            ))
+            Some(notebook_change(resource, &changes, language))
         }
         RemediationKind::Tags => {
             let tags = r.state["add_tags"].as_array()?;
@@ -368,18 +362,16 @@ fn replacement(
     }
 }
 
-/// The arguments of an in-place fix, on the existing resource.
-fn change(
+/// The arguments a notebook fix changes, on the existing notebook.
+fn notebook_change(
     resource: &ResourceRef,
-    tf_type: &str,
-    cfn_type: &str,
     changes: &[(&Arg, Value)],
     language: Language,
 ) -> String {
     match language {
         Language::Terraform => {
             let mut block = Block::builder("resource")
-                .add_label(tf_type)
+                .add_label("aws_sagemaker_notebook_instance")
                 .add_label(identifier(&resource.name))
                 .add_attribute(("name", resource.name.as_str()));
             for (Arg(_, argument, _), v) in changes {
@@ -397,7 +389,11 @@ fn change(
             for (Arg(member, ..), v) in changes {
                 properties.insert(member.to_string(), v.clone());
             }
-            template(resource, cfn_type, Value::Object(properties))
+            template(
+                resource,
+                "AWS::SageMaker::NotebookInstance",
+                Value::Object(properties),
+            )
         }
         Language::Cli => {
             let name = resource.name.as_str();

@@ -205,17 +205,7 @@ async fn a_crash_before_the_send_delivers_each_notice_once_after_the_restart() {
     world
         .put_events(&[family_event("securityhub", "notify-crash")])
         .await;
-    let status = first.wait(Duration::from_secs(60));
-    assert!(
-        !status.success(),
-        "the daemon should have aborted: {}",
-        first.log_text()
-    );
-    assert!(
-        first.log_text().contains("crash point PutEvents:before"),
-        "{}",
-        first.log_text()
-    );
+    first.wait_crashed("PutEvents:before");
 
     // The notice was committed with the journal step and never sent.
     let waiting: std::collections::BTreeSet<String> =

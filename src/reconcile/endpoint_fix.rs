@@ -117,16 +117,7 @@ impl ReplaceRecord {
     }
 
     fn read(value: &serde_json::Value) -> Result<ReplaceRecord, String> {
-        let record: ReplaceRecord =
-            serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-        if record.version > Self::VERSION {
-            return Err(format!(
-                "written by a newer release (state version {}, this one reads up to {})",
-                record.version,
-                Self::VERSION
-            ));
-        }
-        Ok(record)
+        read_record(value, |r: &ReplaceRecord| r.version, Self::VERSION)
     }
 }
 

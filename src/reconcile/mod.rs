@@ -420,6 +420,23 @@ pub(crate) fn crash_point(step: &str, phase: &str) {
     }
 }
 
+/// Reads a journaled record back, refusing one written by a newer release (`version` of it
+/// above `reads_up_to`); an error names what is wrong.
+fn read_record<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    version: impl Fn(&T) -> u32,
+    reads_up_to: u32,
+) -> Result<T, String> {
+    let record: T = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    let written = version(&record);
+    if written > reads_up_to {
+        return Err(format!(
+            "written by a newer release (state version {written}, this one reads up to {reads_up_to})"
+        ));
+    }
+    Ok(record)
+}
+
 /// The error of an AWS call on `arn`.
 fn aws_err(arn: &str) -> impl Fn(AwsError) -> ReconcileError + Copy + '_ {
     move |source| ReconcileError::Aws {
@@ -471,7 +488,13 @@ pub async fn reconcile<S: Store, C: ClientFactory, A: SageMakerApi>(
     let Some(snapshot) = snapshot(api, &resource).await.map_err(aws_err)? else {
         return Ok(Next::Done);
     };
-    let hub_params = hub::parameters(ctx, api, &resource.account, &resource.region).await;
+    // Security Hub's parameters judge images and app image configs only (SageMaker.6/.7).
+    let hub_params = match resource.resource_type {
+        ResourceType::Image | ResourceType::AppImageConfig => {
+            hub::parameters(ctx, api, &resource.account, &resource.region).await
+        }
+        _ => Default::default(),
+    };
     let evaluations =
         crate::audit::evaluate_with(&snapshot, &ctx.config.control_params(), &hub_params);
     for e in &evaluations {

@@ -50,15 +50,7 @@ impl FixRecord {
 
     /// Reads a journal value back; an error names what is wrong.
     pub(super) fn read(value: &serde_json::Value) -> Result<FixRecord, String> {
-        let record: FixRecord = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-        if record.version > Self::VERSION {
-            return Err(format!(
-                "written by a newer release (state version {}, this one reads up to {})",
-                record.version,
-                Self::VERSION
-            ));
-        }
-        Ok(record)
+        read_record(value, |r: &FixRecord| r.version, Self::VERSION)
     }
 }
 

@@ -525,6 +525,20 @@ impl Daemon {
         }
     }
 
+    /// Waits (at most 60 s) for the daemon to abort at the crash point `point` (`STEP:PHASE`).
+    pub fn wait_crashed(&mut self, point: &str) {
+        let status = self.wait(Duration::from_secs(60));
+        let log = self.log_text();
+        assert!(
+            !status.success(),
+            "{point}: the daemon should have aborted: {log}"
+        );
+        assert!(
+            log.contains(&format!("crash point {point}")),
+            "{point}: {log}"
+        );
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
