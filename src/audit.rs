@@ -363,7 +363,16 @@ pub async fn targets(
     let default_region = base.region().map(|r| r.to_string());
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    let accounts: Vec<AccountConfig> = if config.accounts.is_empty() {
+    if let Err(error) = crate::organization::refresh_if_due(config, base).await {
+        errors.push(SweepError {
+            account: "organization".to_string(),
+            region: String::new(),
+            resource_type: None,
+            resource_arn: None,
+            error,
+        });
+    }
+    let accounts: Vec<AccountConfig> = if config.own_account_only() {
         let id = match aws::caller_account(base).await {
             Ok(id) => id,
             Err(e) => {
@@ -376,7 +385,7 @@ pub async fn targets(
             ..AccountConfig::default()
         }]
     } else {
-        config.accounts.clone()
+        config.account_list()
     };
     for account in &accounts {
         let mut regions: Vec<String> = config.regions_for(account).to_vec();

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod organization;
 pub mod policy;
 pub mod reconcile;
 pub mod render;

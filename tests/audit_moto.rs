@@ -138,3 +138,46 @@ async fn a_member_account_is_audited_through_an_assumed_role() {
         .iter()
         .all(|r| r["resource_name"] == notebook.name));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_discovered_from_the_organisation_are_audited_through_their_roles() {
+    let moto = Moto::start();
+    let org = Organization::create(&moto.endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("organization.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[organization]\nenabled = true\nrole_arn = \"{ORG_ROLE}\"\nexclude_ous = [\"{}\"]\n\
+             exclude_accounts = [\"123456789012\"]\nregions = [\"us-east-1\"]\n",
+            org.ous["sandbox"]
+        ),
+    )
+    .unwrap();
+    let mut cmd = cli(&moto.endpoint);
+    cmd.args([
+        "--config",
+        config.to_str().unwrap(),
+        "audit",
+        "--format",
+        "json",
+    ]);
+    let out = tokio::process::Command::from(cmd).output().await.unwrap();
+    let records = json_lines(&out);
+    let mut audited: Vec<String> = records
+        .iter()
+        .filter(|r| r["control"] == "SageMaker.3")
+        .map(|r| {
+            // the notebook's own ARN says which account's credentials listed it
+            let arn = r["resource_arn"].as_str().unwrap();
+            assert!(arn.contains(&format!(":{}:", r["account"].as_str().unwrap())));
+            assert_eq!(r["status"], "FAILED");
+            r["account"].as_str().unwrap().to_string()
+        })
+        .collect();
+    audited.sort();
+    let mut want = vec![org.accounts["prod"].clone(), org.accounts["dev"].clone()];
+    want.sort();
+    // not the sandbox unit, not the suspended account, not the excluded management account
+    assert_eq!(audited, want, "stderr: {}", stderr(&out));
+}

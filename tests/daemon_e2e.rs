@@ -585,3 +585,54 @@ async fn an_iac_managed_notebook_is_flagged_with_the_code_change_and_fixed_only_
         ("InService".to_string(), "Disabled".to_string())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_come_from_the_organisation_and_a_moved_account_is_swept_without_a_restart() {
+    let world = World::start(Duration::from_millis(100)).await;
+    let org = common::Organization::create(&world.moto.endpoint).await;
+    let extra = format!(
+        "[organization]\nenabled = true\nrole_arn = \"{}\"\nexclude_ous = [\"{}\"]\n\
+         regions = [\"us-east-1\"]\nrefresh_secs = 10\n",
+        common::ORG_ROLE,
+        org.ous["sandbox"]
+    );
+    // SageMaker from moto here: the simulator has one account, moto keeps one per role.
+    let mut daemon = world.daemon(
+        "audit",
+        &extra,
+        &[
+            ("AWS_ENDPOINT_URL_SAGEMAKER", world.moto.endpoint.as_str()),
+            ("SMR_DAEMON__SWEEP_INTERVAL_SECS", "2"),
+        ],
+    );
+    daemon.wait_ready().await;
+    let in_account = |j: &[sagemaker_remediator::store::Remediation], name: &str| {
+        let id = &org.accounts[name];
+        j.iter()
+            .any(|r| r.dry_run && r.kind == "notebook-fix" && r.resource.account == *id)
+    };
+    let journal = world
+        .wait_journal(
+            Duration::from_secs(60),
+            "the prod and dev accounts' plans",
+            |j| in_account(j, "prod") && in_account(j, "dev"),
+        )
+        .await;
+    assert!(!in_account(&journal, "sandbox"), "{journal:#?}");
+    assert!(!in_account(&journal, "closed"), "{journal:#?}");
+
+    org.move_account("sandbox", "sandbox", "dev").await;
+    world
+        .wait_journal(
+            Duration::from_secs(60),
+            "the moved account's plan after a refresh",
+            |j| in_account(j, "sandbox"),
+        )
+        .await;
+    let log = daemon.log_text();
+    assert!(
+        log.contains("organization_read") && log.contains(&org.accounts["sandbox"]),
+        "{log}"
+    );
+    assert!(daemon.terminate().success());
+}

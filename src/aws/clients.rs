@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 
 /// An account that is not in `[[accounts]]` while others are.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("account {account} is not configured (add it to [[accounts]])")]
+#[error("account {account} is not configured (add it to [[accounts]], or to the accounts [organization] selects)")]
 pub struct AccountNotConfigured {
     pub account: String,
 }
@@ -48,21 +48,19 @@ impl Clients {
         }
     }
 
-    /// The client for `account` in `region`: the account's role when configured, the base
+    /// The client for `account` in `region`: the account's role when configured (or
+    /// discovered from the organisation, which is read again here when due), the base
     /// credentials when no accounts are configured at all (the caller's own account).
     pub async fn sagemaker(
         &self,
         account: &str,
         region: &str,
     ) -> Result<SdkSageMaker, AccountNotConfigured> {
-        let key = (account.to_string(), region.to_string());
-        let mut cache = self.cache.lock().await;
-        if let Some(client) = cache.get(&key) {
-            return Ok(client.clone());
-        }
-        let account_config = match self.config.accounts.iter().find(|a| a.id == account) {
-            Some(a) => a.clone(),
-            None if self.config.accounts.is_empty() => crate::config::AccountConfig {
+        // a failure is logged there, and the last list stays in use
+        let _ = crate::organization::refresh_if_due(&self.config, &self.base).await;
+        let account_config = match self.config.account(account) {
+            Some(a) => a,
+            None if self.config.own_account_only() => crate::config::AccountConfig {
                 id: account.to_string(),
                 ..Default::default()
             },
@@ -72,6 +70,11 @@ impl Clients {
                 })
             }
         };
+        let key = (account.to_string(), region.to_string());
+        let mut cache = self.cache.lock().await;
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
+        }
         let sdk = super::account_config(&self.base, &account_config, region).await;
         let stack = CallStack::new(stack_settings(&self.config)).with_metrics(self.metrics.clone());
         let client = SdkSageMaker::new(&sdk, stack);

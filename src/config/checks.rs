@@ -135,6 +135,7 @@ impl Config {
             }
         }
         self.remediation_checks(out);
+        self.organization_checks(out);
 
         let daemon = root.key("daemon");
         let d = &self.daemon;
@@ -161,6 +162,54 @@ impl Config {
                 n.retry_backoff_secs,
             ),
         );
+    }
+
+    fn organization_checks(&self, out: &mut Vec<Issue>) {
+        let section = KeyPath::root().key("organization");
+        let o = &self.organization;
+        for (key, list) in [
+            ("include_ous", &o.include_ous),
+            ("include_accounts", &o.include_accounts),
+            ("exclude_ous", &o.exclude_ous),
+            ("exclude_accounts", &o.exclude_accounts),
+            ("enforce_ous", &o.enforce_ous),
+            ("enforce_accounts", &o.enforce_accounts),
+            ("regions", &o.regions),
+        ] {
+            duplicates(&section.key(key), list, out);
+        }
+        for (key, list, excluded_by) in [
+            (
+                "include_ous",
+                &o.include_ous,
+                ("exclude_ous", &o.exclude_ous),
+            ),
+            (
+                "include_accounts",
+                &o.include_accounts,
+                ("exclude_accounts", &o.exclude_accounts),
+            ),
+            (
+                "enforce_ous",
+                &o.enforce_ous,
+                ("exclude_ous", &o.exclude_ous),
+            ),
+            (
+                "enforce_accounts",
+                &o.enforce_accounts,
+                ("exclude_accounts", &o.exclude_accounts),
+            ),
+        ] {
+            let (other, excluded) = excluded_by;
+            for (i, id) in list.iter().enumerate() {
+                if excluded.contains(id) {
+                    let other = section.key(other);
+                    let message =
+                        format!("`{id}` is also in {other}, which wins: it is never swept");
+                    out.push(Issue::new(&section.key(key).index(i), message).depends_on(&other));
+                }
+            }
+        }
     }
 
     fn remediation_checks(&self, out: &mut Vec<Issue>) {
@@ -247,7 +296,23 @@ impl Config {
                 );
             }
         }
-        let opted_in = self.accounts.iter().any(|a| a.enforce);
+        let org = &self.organization;
+        let org_opts_in = !org.enforce_ous.is_empty() || !org.enforce_accounts.is_empty();
+        let opted_in = self.accounts.iter().any(|a| a.enforce) || (org.enabled && org_opts_in);
+        if !org.enabled && *org != super::OrganizationConfig::default() {
+            warn(
+                root.key("organization").key("enabled"),
+                "is false: the other [organization] settings are not used".to_string(),
+            );
+        }
+        if org.enabled && self.mode == Mode::Audit && org_opts_in {
+            warn(
+                root.key("organization").key("enforce_ous"),
+                "has no effect while mode = \"audit\" (nor has enforce_accounts): discovered \
+                 accounts are only audited"
+                    .to_string(),
+            );
+        }
         match self.mode {
             Mode::Enforce if !opted_in => warn(
                 root.key("mode"),

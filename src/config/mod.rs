@@ -131,9 +131,19 @@ pub struct Config {
     /// Log output.
     #[garde(dive)]
     pub log: LogConfig,
-    /// Accounts to audit. Empty means the caller's own account with the default credentials.
+    /// Accounts to audit. Empty (and no `[organization]`) means the caller's own account with
+    /// the default credentials. With `[organization]`, these entries override what is
+    /// discovered for the same account.
     #[garde(dive)]
     pub accounts: Vec<AccountConfig>,
+    /// Accounts discovered from AWS Organizations (off unless `enabled`).
+    #[garde(dive)]
+    pub organization: OrganizationConfig,
+    /// The accounts discovered from the organisation at run time (not configuration: shared by
+    /// every clone of this config, never read from or written to a file).
+    #[serde(skip)]
+    #[garde(skip)]
+    pub discovered: crate::organization::Discovered,
     /// Resources exempt from some or all controls until a date, besides the exemption tag.
     #[garde(dive)]
     pub exemptions: Vec<Exemption>,
@@ -740,6 +750,63 @@ pub struct AccountConfig {
     pub enforce: bool,
 }
 
+/// Accounts from AWS Organizations: the organisation's tree is read (ListRoots, ListChildren,
+/// ListAccountsForParent) at start-up and again every `refresh_secs`, and every active account
+/// it selects is swept through `role_arn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SmartDefault, garde::Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrganizationConfig {
+    /// Discover the accounts to sweep from the organisation.
+    #[garde(skip)]
+    pub enabled: bool,
+    /// The role assumed in each discovered account; `{account}` stands for the account id.
+    #[default(String::from("arn:aws:iam::{account}:role/SageMakerRemediator"))]
+    #[garde(custom(rules::role_template))]
+    pub role_arn: String,
+    /// `ExternalId` sent with every `sts:AssumeRole` into a discovered account (and into
+    /// `reader_role_arn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[garde(custom(rules::sts_name(true)))]
+    pub external_id: Option<String>,
+    /// `RoleSessionName` for those `sts:AssumeRole` calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[garde(custom(rules::sts_name(false)))]
+    pub session_name: Option<String>,
+    /// The role that reads the organisation (in the management account or a delegated
+    /// administrator). None: the default credentials read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[garde(custom(rules::role_arn))]
+    pub reader_role_arn: Option<String>,
+    /// Organizational units (`ou-...`) or the root (`r-...`) whose accounts, at any depth, are
+    /// swept. Empty: the whole organisation.
+    #[garde(inner(custom(rules::ou_id)))]
+    pub include_ous: Vec<String>,
+    /// Accounts swept even outside `include_ous`.
+    #[garde(inner(custom(rules::account_id)))]
+    pub include_accounts: Vec<String>,
+    /// Organizational units whose accounts, at any depth, are never swept.
+    #[garde(inner(custom(rules::ou_id)))]
+    pub exclude_ous: Vec<String>,
+    /// Accounts never swept.
+    #[garde(inner(custom(rules::account_id)))]
+    pub exclude_accounts: Vec<String>,
+    /// Opt discovered accounts in these organizational units (at any depth) in to
+    /// `mode = "enforce"`. Every other discovered account is only audited.
+    #[garde(inner(custom(rules::ou_id)))]
+    pub enforce_ous: Vec<String>,
+    /// Opt these discovered accounts in to `mode = "enforce"`.
+    #[garde(inner(custom(rules::account_id)))]
+    pub enforce_accounts: Vec<String>,
+    /// Regions swept in discovered accounts. Empty means `audit.regions`.
+    #[garde(inner(custom(rules::region)))]
+    pub regions: Vec<String>,
+    /// How often the organisation is read again, in seconds (10-604800). After a failed read
+    /// the last list stays in use and the read is retried within 5 minutes.
+    #[default(3600)]
+    #[garde(custom(within(10, 604_800)))]
+    pub refresh_secs: u64,
+}
+
 /// For each `NAME => FIELD`, `fn NAME(&self) -> Duration`: the configured seconds as a duration.
 macro_rules! durations {
     ($section:ty { $($name:ident => $field:ident),* $(,)? }) => {
@@ -1000,12 +1067,52 @@ impl Config {
     }
 
     /// Whether remediations are carried out in `account_id`: `mode` is `enforce` and the account
-    /// is listed with `enforce = true`. Everywhere else the remediator plans and records only.
+    /// is listed with `enforce = true` (or, discovered, opted in by `organization.enforce_ous`
+    /// or `enforce_accounts`). Everywhere else the remediator plans and records only.
     pub fn enforces(&self, account_id: &str) -> bool {
-        self.mode == Mode::Enforce
-            && self
-                .accounts
+        self.mode == Mode::Enforce && self.account(account_id).is_some_and(|a| a.enforce)
+    }
+
+    /// The settings of `account_id`: its `[[accounts]]` entry, the account as discovered from
+    /// the organisation, or both merged (the entry wins; a role, external id, session name or
+    /// regions it leaves out come from the organisation).
+    pub fn account(&self, account_id: &str) -> Option<AccountConfig> {
+        let explicit = self.accounts.iter().find(|a| a.id == account_id);
+        let discovered = self.discovered.get();
+        let found = discovered
+            .as_deref()
+            .and_then(|d| d.iter().find(|a| a.id == account_id));
+        match (explicit, found) {
+            (Some(e), Some(d)) => Some(crate::organization::merge(e, d)),
+            (Some(a), None) | (None, Some(a)) => Some(a.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// Every account to sweep: the `[[accounts]]` entries in order (merged with the
+    /// organisation's view of them), then the other discovered accounts.
+    pub fn account_list(&self) -> Vec<AccountConfig> {
+        let discovered = self.discovered.get();
+        let discovered: &[AccountConfig] = discovered.as_deref().map_or(&[], |d| d.as_slice());
+        let mut out: Vec<AccountConfig> = self
+            .accounts
+            .iter()
+            .map(|e| match discovered.iter().find(|d| d.id == e.id) {
+                Some(d) => crate::organization::merge(e, d),
+                None => e.clone(),
+            })
+            .collect();
+        out.extend(
+            discovered
                 .iter()
-                .any(|account| account.enforce && account.id == account_id)
+                .filter(|d| !self.accounts.iter().any(|e| e.id == d.id))
+                .cloned(),
+        );
+        out
+    }
+
+    /// Whether the caller's own account is the one swept: no `[[accounts]]` and no organisation.
+    pub fn own_account_only(&self) -> bool {
+        self.accounts.is_empty() && !self.organization.enabled
     }
 }

@@ -72,6 +72,45 @@ pub(super) fn role_arn(arn: &Option<String>, _: &()) -> Rule {
     })
 }
 
+/// A role ARN with `{account}` where the account id goes.
+pub(super) fn role_template(template: &str, _: &()) -> Rule {
+    if template.matches("{account}").count() != 1 {
+        return Err(Error::new(format!(
+            "must name the account as `{{account}}` once, e.g. \
+             `arn:aws:iam::{{account}}:role/SageMakerRemediator`, found `{template}`"
+        )));
+    }
+    let example = template.replace("{account}", "111122223333");
+    parse_role_arn(&example).map(|_| ()).map_err(|why| {
+        Error::new(format!(
+            "must be an IAM role ARN with `{{account}}` for the account id, like \
+             `arn:aws:iam::{{account}}:role/SageMakerRemediator` ({why}), found `{template}`"
+        ))
+    })
+}
+
+/// An organizational unit id (`ou-` then 4-32 and 8-32 lowercase letters or digits, joined by
+/// `-`) or a root id (`r-` then 4-32).
+pub(super) fn ou_id(id: &str, _: &()) -> Rule {
+    let alnum = |s: &str, range: std::ops::RangeInclusive<usize>| {
+        range.contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let ok = match id.split('-').collect::<Vec<_>>().as_slice() {
+        ["ou", root, ou] => alnum(root, 4..=32) && alnum(ou, 8..=32),
+        ["r", root] => alnum(root, 4..=32),
+        _ => false,
+    };
+    match ok {
+        true => Ok(()),
+        false => Err(Error::new(format!(
+            "must be an organizational unit id like `ou-ab12-cd34ef56` or a root id like \
+             `r-ab12`, found `{id}`"
+        ))),
+    }
+}
+
 /// `ExternalId` (`external = true`, 2-1224 characters) or `RoleSessionName` (2-64).
 pub(super) fn sts_name(external: bool) -> impl FnOnce(&Option<String>, &()) -> Rule {
     move |value, _| {

@@ -1659,3 +1659,71 @@ fn iac_actions_and_tags_are_checked_like_the_others() {
         ["iac.actions.\"SageMaker.1\"", "iac.tags.\"aws:managed\""]
     );
 }
+
+#[test]
+fn an_organisation_with_typos_reports_every_problem_at_once() {
+    let toml = r#"
+mode = "audit"
+[organization]
+enabled = true
+role_arn = "arn:aws:iam::111122223333:role/Fixed"
+include_ous = ["ou-ab12-prod0001", "prod"]
+exclude_accounts = ["1234"]
+include_accounts = ["111122223333"]
+enforce_accounts = ["111122223333"]
+exclude_ous = ["ou-ab12-prod0001"]
+refresh_secs = 5
+regoins = ["eu-west-1"]
+"#;
+    let errors = errors(toml, &[]);
+    let keys: Vec<&str> = errors.problems.iter().map(|p| p.key.as_str()).collect();
+    for key in [
+        "organization.role_arn",
+        "organization.include_ous[1]",
+        "organization.exclude_accounts[0]",
+        "organization.include_ous[0]",
+        "organization.refresh_secs",
+        "organization.regoins",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {errors}");
+    }
+    let text = errors.to_string();
+    assert!(text.contains("{account}"), "{text}");
+    assert!(
+        text.contains("is also in organization.exclude_ous"),
+        "{text}"
+    );
+    assert!(
+        text.contains("regions"),
+        "a suggestion for the typo: {text}"
+    );
+}
+
+#[test]
+fn an_organisation_loads_with_its_defaults_and_warns_where_it_is_unused() {
+    let config = load("[organization]\nenabled = true\ninclude_ous = [\"r-ab12\"]\n").unwrap();
+    assert_eq!(
+        config.organization.role_arn,
+        "arn:aws:iam::{account}:role/SageMakerRemediator"
+    );
+    assert_eq!(config.organization.refresh_secs, 3600);
+    assert!(config.warnings().is_empty());
+    assert!(!config.own_account_only());
+    let unused = load("[organization]\nenforce_ous = [\"ou-ab12-prod0001\"]\n").unwrap();
+    let warnings: Vec<String> = unused.warnings().iter().map(|w| w.key.clone()).collect();
+    assert_eq!(warnings, ["organization.enabled"]);
+    let audit_only =
+        load("[organization]\nenabled = true\nenforce_ous = [\"ou-ab12-prod0001\"]\n").unwrap();
+    let warnings: Vec<String> = audit_only
+        .warnings()
+        .iter()
+        .map(|w| w.key.clone())
+        .collect();
+    assert_eq!(warnings, ["organization.enforce_ous"]);
+    let enforced = load(
+        "mode = \"enforce\"\n[remediation]\ntag_values = { owner = \"platform\" }\n\
+         [organization]\nenabled = true\nenforce_accounts = [\"111122223333\"]\n",
+    )
+    .unwrap();
+    assert!(enforced.warnings().is_empty(), "{:?}", enforced.warnings());
+}

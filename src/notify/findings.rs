@@ -335,8 +335,8 @@ impl<S: Store> Updater<S> {
         {
             return c.clone();
         }
-        let sdk = match self.config.accounts.iter().find(|a| a.id == owner) {
-            Some(a) => crate::aws::account_config(&self.base, a, region).await,
+        let sdk = match self.config.account(owner) {
+            Some(a) => crate::aws::account_config(&self.base, &a, region).await,
             None => self
                 .base
                 .to_builder()

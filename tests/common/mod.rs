@@ -140,3 +140,110 @@ pub fn expected(filter: impl Fn(&str) -> bool) -> Vec<(String, String, String)> 
     v.sort();
     v
 }
+
+/// The member role moto's CreateAccount makes in each new account, as an `[organization]`
+/// role template.
+pub const ORG_ROLE: &str = "arn:aws:iam::{account}:role/OrganizationAccountAccessRole";
+
+/// An organisation in moto, made by moto's default account (its management account, at the
+/// root): units `prod`, `dev` and `sandbox` under the root, and accounts `prod`, `dev` and
+/// `sandbox` in the unit of their name, plus `closed` in `dev`, suspended. Every account,
+/// the management account too, holds one notebook with root access (`fraud-model-dev`), made
+/// through the member role.
+pub struct Organization {
+    pub client: aws_sdk_organizations::Client,
+    pub root: String,
+    pub ous: std::collections::BTreeMap<&'static str, String>,
+    pub accounts: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl Organization {
+    pub async fn create(endpoint: &str) -> Organization {
+        use sagemaker_remediator::config::AccountConfig;
+        let base = sagemaker_remediator::demo::emulator_sdk_config(endpoint).await;
+        let client = aws_sdk_organizations::Client::new(&base);
+        client.create_organization().send().await.unwrap();
+        let root = client.list_roots().send().await.unwrap().roots.unwrap()[0]
+            .id
+            .clone()
+            .unwrap();
+        let mut ous = std::collections::BTreeMap::new();
+        for name in ["prod", "dev", "sandbox"] {
+            let ou = client
+                .create_organizational_unit()
+                .parent_id(&root)
+                .name(name)
+                .send()
+                .await
+                .unwrap();
+            ous.insert(name, ou.organizational_unit.unwrap().id.unwrap());
+        }
+        let mut accounts = std::collections::BTreeMap::new();
+        for (name, ou) in [
+            ("prod", "prod"),
+            ("dev", "dev"),
+            ("sandbox", "sandbox"),
+            ("closed", "dev"),
+        ] {
+            let status = client
+                .create_account()
+                .account_name(name)
+                .email(format!("{name}@example.com"))
+                .send()
+                .await
+                .unwrap();
+            let id = status.create_account_status.unwrap().account_id.unwrap();
+            client
+                .move_account()
+                .account_id(&id)
+                .source_parent_id(&root)
+                .destination_parent_id(&ous[ou])
+                .send()
+                .await
+                .unwrap();
+            accounts.insert(name, id);
+        }
+        client
+            .close_account()
+            .account_id(&accounts["closed"])
+            .send()
+            .await
+            .unwrap();
+        let notebook = &sagemaker_remediator::demo::fleet().notebooks[1];
+        sagemaker_remediator::demo::seed_notebook(&aws_sdk_sagemaker::Client::new(&base), notebook)
+            .await
+            .unwrap();
+        for id in accounts.values() {
+            let member = AccountConfig {
+                id: id.clone(),
+                role_arn: Some(ORG_ROLE.replace("{account}", id)),
+                ..AccountConfig::default()
+            };
+            let sdk = sagemaker_remediator::aws::account_config(&base, &member, "us-east-1").await;
+            sagemaker_remediator::demo::seed_notebook(
+                &aws_sdk_sagemaker::Client::new(&sdk),
+                notebook,
+            )
+            .await
+            .unwrap();
+        }
+        Organization {
+            client,
+            root,
+            ous,
+            accounts,
+        }
+    }
+
+    /// Moves account `name` from its unit to unit `to`.
+    pub async fn move_account(&self, name: &str, from: &str, to: &str) {
+        self.client
+            .move_account()
+            .account_id(&self.accounts[name])
+            .source_parent_id(&self.ous[from])
+            .destination_parent_id(&self.ous[to])
+            .send()
+            .await
+            .unwrap();
+    }
+}
