@@ -137,6 +137,17 @@ pub async fn serve<S: Store + 'static>(
 
     let wake = Arc::new(Notify::new());
     let (outbox, senders) = start_outbox(&config, &store, &metrics, &base, &shutdown);
+    let terraform = crate::terraform::Addresses::default();
+    if !config.iac.terraform_states.is_empty() {
+        // before the first sweep, so its plans already name the addresses
+        crate::terraform::refresh(&config, &base, &terraform).await;
+        tokio::spawn(crate::terraform::keep_fresh(
+            config.clone(),
+            base.clone(),
+            terraform.clone(),
+            shutdown.clone(),
+        ));
+    }
     let ctx = Arc::new(Context {
         store: store.clone(),
         config: config.clone(),
@@ -149,6 +160,7 @@ pub async fn serve<S: Store + 'static>(
         wake: wake.clone(),
         outbox,
         hub: Default::default(),
+        terraform,
         starts: Default::default(),
     });
 

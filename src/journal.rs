@@ -96,7 +96,11 @@ pub fn print<S: Store>(
             writeln!(out, "{value}")?;
         }
         for r in &remediations {
-            writeln!(out, "{}", json!({ "remediation": r }))?;
+            let mut value = json!({ "remediation": r });
+            if let Some(code) = crate::render::fix(&r.resource, r.kind, &r.state) {
+                value["remediation"]["code"] = code;
+            }
+            writeln!(out, "{value}")?;
         }
         for f in &flags {
             writeln!(out, "{}", json!({ "flag": f }))?;
@@ -170,6 +174,9 @@ pub fn print<S: Store>(
                 s.detail
             )?;
         }
+        if crate::render::fix(&r.resource, r.kind, &r.state).is_some() {
+            writeln!(out, "    {}", as_code(&r.resource.arn))?;
+        }
     }
     if !flags.is_empty() {
         writeln!(out)?;
@@ -202,15 +209,18 @@ pub fn print<S: Store>(
                 writeln!(out, "      {line}")?;
             }
             if code {
-                writeln!(
-                    out,
-                    "      as code: sagemaker-remediator remediations --resource {} --as cli|terraform|cloudformation",
-                    f.resource.arn
-                )?;
+                writeln!(out, "      {}", as_code(&f.resource.arn))?;
             }
         }
     }
     Ok(())
+}
+
+/// The line that names the command printing a plan as code.
+fn as_code(arn: &str) -> String {
+    format!(
+        "as code: sagemaker-remediator remediations --resource {arn} --as cli|terraform|cloudformation"
+    )
 }
 
 #[cfg(test)]

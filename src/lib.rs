@@ -27,4 +27,5 @@ pub mod shutdown;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
+pub mod terraform;
 pub mod workflow;

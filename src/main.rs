@@ -156,6 +156,23 @@ enum ApprovalsAction {
 }
 
 /// The configured exemptions in force, for `remediations`.
+/// A plan's Terraform form naming the resource's address, when `iac.terraform_states` names
+/// `arn`; states that cannot be read are warnings on stderr.
+async fn terraform_address(config: &Config, arn: &str, form: &str) -> String {
+    if config.iac.terraform_states.is_empty() {
+        return form.to_string();
+    }
+    let base = sagemaker_remediator::aws::base_config().await;
+    let (map, warnings) = sagemaker_remediator::terraform::read(config, &base).await;
+    for w in &warnings {
+        eprintln!("warning: Terraform state {w}: the plan names no address from it");
+    }
+    match map.get(arn) {
+        Some(address) => sagemaker_remediator::terraform::at_address(form, address),
+        None => form.to_string(),
+    }
+}
+
 fn print_exemptions(config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
     let now = sagemaker_remediator::clock::now_ms();
     let active: Vec<_> = config.exemptions.iter().filter(|e| e.active(now)).collect();
@@ -387,11 +404,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let (Some(language), Some(arn)) = (render, resource.as_deref()) {
                 let flag = store.flags(Some(arn))?.into_iter().next();
                 let latest = store.remediations(Some(arn), 1)?.into_iter().next();
-                return match sagemaker_remediator::render::newest(
-                    flag.as_ref(),
-                    latest.as_ref(),
-                    language,
-                ) {
+                let mut text =
+                    sagemaker_remediator::render::newest(flag.as_ref(), latest.as_ref(), language);
+                if let (Some(form), sagemaker_remediator::render::Language::Terraform) =
+                    (&mut text, language)
+                {
+                    *form = terraform_address(&config, arn, form).await;
+                }
+                return match text {
                     Some(text) => {
                         write!(stdout, "{text}")?;
                         Ok(ExitCode::SUCCESS)

@@ -80,7 +80,7 @@ pub fn newest(
 ) -> Option<String> {
     let remediation = latest.filter(|r| flag.is_none_or(|f| r.updated_at >= f.at));
     match (remediation, flag) {
-        (Some(r), _) => remediation_plan(r, language),
+        (Some(r), _) => fix_in(&r.resource, r.kind, &r.state, language),
         (None, Some(f)) => recreation(&f.resource, &f.plan, language),
         (None, None) => None,
     }
@@ -94,6 +94,19 @@ pub fn all(resource: &ResourceRef, plan: &Value) -> Option<Value> {
         out.insert(
             language.to_string(),
             json!(recreation(resource, plan, language)?),
+        );
+    }
+    Some(Value::Object(out))
+}
+
+/// A fix (a remediation's journal state) in every language, as `{ "cli", "terraform",
+/// "cloudformation" }`; `None` when it has no code form.
+pub fn fix(resource: &ResourceRef, kind: RemediationKind, state: &Value) -> Option<Value> {
+    let mut out = Map::new();
+    for language in [Language::Cli, Language::Terraform, Language::Cloudformation] {
+        out.insert(
+            language.to_string(),
+            json!(fix_in(resource, kind, state, language)?),
         );
     }
     Some(Value::Object(out))
@@ -255,12 +268,17 @@ fn endpoint_config(
     }
 }
 
-/// A notebook fix or a tag fix: the change to the existing resource.
-fn remediation_plan(r: &Remediation, language: Language) -> Option<String> {
-    let resource = &r.resource;
-    match r.kind {
+/// A notebook fix, a tag fix or an endpoint config replacement (`state`, its journal state):
+/// the change to the existing resource.
+fn fix_in(
+    resource: &ResourceRef,
+    kind: RemediationKind,
+    state: &Value,
+    language: Language,
+) -> Option<String> {
+    match kind {
         RemediationKind::NotebookFix => {
-            let plan = r.state.get("plan").unwrap_or(&r.state);
+            let plan = state.get("plan").unwrap_or(state);
             let mut changes: Vec<(&Arg, Value)> = Vec::new();
             if plan["disable_root_access"] == true {
                 changes.push((&NOTEBOOK[6], json!("Disabled")));
@@ -271,12 +289,12 @@ fn remediation_plan(r: &Remediation, language: Language) -> Option<String> {
             Some(notebook_change(resource, &changes, language))
         }
         RemediationKind::Tags => {
-            let tags = r.state["add_tags"].as_array()?;
+            let tags = state["add_tags"].as_array()?;
             Some(tag_change(resource, tags, language))
         }
         RemediationKind::EndpointReplace => {
             let plan: crate::reconcile::endpoint_fix::ReplacePlan =
-                serde_json::from_value(r.state.get("plan")?.clone()).ok()?;
+                serde_json::from_value(state.get("plan")?.clone()).ok()?;
             Some(replacement(resource, &plan, language))
         }
     }

@@ -636,3 +636,96 @@ async fn accounts_come_from_the_organisation_and_a_moved_account_is_swept_withou
     );
     assert!(daemon.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terraform_state_in_s3_names_the_notebooks_address_in_its_plans() {
+    let world = World::start(Duration::from_millis(100)).await;
+    world.notebook("tf-notebook", true).await;
+    let arn = "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/tf-notebook";
+    world
+        .sagemaker
+        .add_tags()
+        .resource_arn(arn)
+        .tags(
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key("managed-by")
+                .value("terraform")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The state, in moto's S3, as Terraform writes it (other resources, outputs, a data source).
+    let sdk = sagemaker_remediator::demo::emulator_sdk_config(&world.moto.endpoint).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket("tf-state").send().await.unwrap();
+    let state = serde_json::json!({
+        "version": 4, "terraform_version": "1.9.5", "serial": 3, "lineage": "ab12",
+        "outputs": { "token": { "value": "not-for-plans", "sensitive": true } },
+        "resources": [
+            { "module": "module.ml", "mode": "managed", "type": "aws_sagemaker_notebook_instance",
+              "name": "main", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+              "instances": [{ "schema_version": 0,
+                              "attributes": { "arn": arn, "id": "tf-notebook", "root_access": "Enabled" } }] },
+            { "mode": "data", "type": "aws_caller_identity", "name": "me",
+              "instances": [{ "attributes": { "account_id": "123456789012" } }] }
+        ]
+    });
+    s3.put_object()
+        .bucket("tf-state")
+        .key("ml/terraform.tfstate")
+        .body(state.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    world.sim.simulator.reset_calls();
+
+    let extra = "[iac]\ntags = { \"managed-by\" = \"terraform\" }\n\
+                 terraform_states = [\"s3://tf-state/ml/terraform.tfstate\", \"s3://tf-state/gone.tfstate\"]\n";
+    let mut daemon = world.daemon("enforce", extra, &[]);
+    daemon.wait_ready().await;
+    let plan = wait_flag(&world, "/tf-notebook").await;
+    let terraform = plan["code"]["terraform"].as_str().unwrap().to_string();
+    assert!(
+        terraform.contains(
+            "# Terraform state: this is module.ml.aws_sagemaker_notebook_instance.main; edit it in the code of module.ml."
+        ),
+        "{terraform}"
+    );
+    let body: hcl::Body = hcl::parse(&terraform).unwrap();
+    let block = body.blocks().next().unwrap();
+    let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+    assert_eq!(labels, ["aws_sagemaker_notebook_instance", "main"]);
+    assert!(block
+        .body
+        .attributes()
+        .any(|a| a.key.as_str() == "root_access" && a.expr == "Disabled".into()));
+    assert!(!plan.to_string().contains("not-for-plans"));
+    // The missing state is a warning; the daemon carries on.
+    assert!(
+        daemon.log_text().contains("terraform_state_unreadable")
+            && daemon.log_text().contains("gone.tfstate"),
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(world.sim.simulator.calls().mutating_succeeded(), 0);
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+
+    // `remediations --as terraform` reads the states itself and names the same address.
+    let out = world.cli(&["remediations", "--resource", arn, "--as", "terraform"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), terraform);
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("warning: Terraform state s3://tf-state/gone.tfstate"),
+        "{warning}"
+    );
+}

@@ -186,6 +186,33 @@ async fn every_outcome_reaches_the_bus_once_and_matches_the_schema() {
         flagged["detail"]["plan"]["request"].is_object(),
         "{flagged:#}"
     );
+    // A fix carries its change as code too, from the plan to the outcome.
+    for e in events.iter().filter(|e| {
+        e["detail"]["resource"]["name"] == "notify-fixed"
+            || e["detail"]["resource"]["name"] == "notify-denied"
+    }) {
+        let code = &e["detail"]["plan"]["code"];
+        let terraform = code["terraform"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{e:#}"));
+        assert!(
+            terraform.contains("root_access = \"Disabled\""),
+            "{terraform}"
+        );
+        let body: hcl::Body = hcl::from_str(terraform).unwrap();
+        assert_eq!(body.blocks().count(), 1, "{terraform}");
+        assert!(
+            code["cli"]
+                .as_str()
+                .unwrap()
+                .contains("update-notebook-instance"),
+            "{e:#}"
+        );
+        assert!(code["cloudformation"]
+            .as_str()
+            .unwrap()
+            .contains("\"RootAccess\": \"Disabled\""));
+    }
 }
 
 #[cfg(feature = "failpoints")]

@@ -483,6 +483,14 @@ pub struct IacConfig {
     /// is `ignore` stays ignored.
     #[garde(skip)]
     pub actions: BTreeMap<ControlId, Action>,
+    /// Terraform states to read (never write): `s3://BUCKET/KEY` objects or local files. A
+    /// plan in Terraform for a resource they manage names its address
+    /// (`module.ml.aws_sagemaker_notebook_instance.main`). Unreadable states are warnings.
+    #[garde(inner(custom(rules::state_location)))]
+    pub terraform_states: Vec<String>,
+    /// Region of the S3 buckets holding `terraform_states`; empty: the default region.
+    #[garde(custom(rules::optional_region))]
+    pub terraform_state_region: String,
 }
 
 /// Approval requests.

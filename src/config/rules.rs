@@ -366,6 +366,30 @@ pub(super) fn sha256_hex(value: &str, _: &()) -> Rule {
     }
 }
 
+/// A Terraform state: `s3://BUCKET/KEY` or a file path.
+pub(super) fn state_location(location: &str, _: &()) -> Rule {
+    let problem = match location.strip_prefix("s3://") {
+        _ if location.trim().is_empty() => Some("must not be empty"),
+        Some(path) => match path.split_once('/') {
+            Some((bucket, key))
+                if (3..=63).contains(&bucket.len())
+                    && bucket.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                    })
+                    && !key.is_empty() =>
+            {
+                None
+            }
+            _ => Some("must be s3://BUCKET/KEY (a bucket name of 3-63 lowercase letters, digits, dots and hyphens, then the object key) or a file path"),
+        },
+        None => None,
+    };
+    match problem {
+        None => Ok(()),
+        Some(why) => Err(Error::new(format!("{why}, found `{location}`"))),
+    }
+}
+
 /// Empty or a 12-digit account id.
 pub(super) fn optional_account_id(id: &str, ctx: &()) -> Rule {
     match id.is_empty() {

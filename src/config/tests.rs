@@ -1727,3 +1727,25 @@ fn an_organisation_loads_with_its_defaults_and_warns_where_it_is_unused() {
     .unwrap();
     assert!(enforced.warnings().is_empty(), "{:?}", enforced.warnings());
 }
+
+#[test]
+fn terraform_states_are_s3_objects_or_files() {
+    let errors = errors(
+        "[iac]\nterraform_states = [\"s3://tf-state/ml/terraform.tfstate\", \"s3://Bad_Bucket/x\", \"s3://bucket-only\", \"\", \"states/ml.tfstate\"]\nterraform_state_region = \"moon\"\n",
+        &[],
+    );
+    assert_eq!(
+        errors.keys(),
+        [
+            "iac.terraform_state_region",
+            "iac.terraform_states[1]",
+            "iac.terraform_states[2]",
+            "iac.terraform_states[3]"
+        ],
+        "{errors}"
+    );
+    assert!(
+        errors.to_string().contains("must be s3://BUCKET/KEY"),
+        "{errors}"
+    );
+}

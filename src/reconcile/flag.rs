@@ -19,7 +19,8 @@ pub(super) async fn flag<S: Store, C: ClientFactory, A: SageMakerApi>(
     let value = controls.join(" ");
     let mut plan = recreation_plan(snapshot, &decision.flag, &ctx.config, &decision.notes);
     // The plan as people apply it in code, carried by the journal and the notifications.
-    if let Some(code) = crate::render::all(resource, &plan) {
+    if let Some(mut code) = crate::render::all(resource, &plan) {
+        ctx.terraform.apply(&resource.arn, &mut code);
         plan["code"] = code;
     }
     let reason = match decision.notes.is_empty() {

@@ -131,6 +131,8 @@ pub struct Context<S: Store, C: ClientFactory = Clients> {
     pub outbox: Outbox,
     /// Security Hub's control parameters per account and region (`controls.from_security_hub`).
     pub hub: hub::HubCache,
+    /// The Terraform addresses of `iac.terraform_states`, for the plans' Terraform forms.
+    pub terraform: crate::terraform::Addresses,
     /// Held from a notebook fix's start check (windows, limits, notice) until its journal entry
     /// exists, so two fixes starting at once cannot both pass the blast-radius limits.
     pub starts: tokio::sync::Mutex<()>,
@@ -277,7 +279,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
                 controls,
                 dry_run,
                 kind: Some(kind),
-                plan: state.get("plan").or(Some(state)),
+                plan: Some(&plan_with_code(resource, kind, state, &self.terraform)),
                 reason: None,
                 scheduled_for: None,
                 at: self.now(),
@@ -325,8 +327,7 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
             controls,
             dry_run,
             kind: Some(kind),
-            // A dry run's record holds the notebook plan under `plan`.
-            plan: Some(plan.get("plan").unwrap_or(plan)),
+            plan: Some(&plan_with_code(resource, kind, plan, &self.terraform)),
             reason: outcome,
             scheduled_for: None,
             at: self.now(),
@@ -438,6 +439,27 @@ fn read_record<T: serde::de::DeserializeOwned>(
 }
 
 /// The error of an AWS call on `arn`.
+/// The plan a notification carries for a remediation with journal `state`: the plan (a dry
+/// run's or a notebook fix's record holds it under `plan`), with the change as code under
+/// `code` (`{ "cli", "terraform", "cloudformation" }`) where it has a code form, the Terraform
+/// naming the resource's address when a state names it.
+fn plan_with_code(
+    resource: &ResourceRef,
+    kind: RemediationKind,
+    state: &serde_json::Value,
+    addresses: &crate::terraform::Addresses,
+) -> serde_json::Value {
+    let mut plan = state.get("plan").unwrap_or(state).clone();
+    if let (Some(mut code), Some(object)) = (
+        crate::render::fix(resource, kind, state),
+        plan.as_object_mut(),
+    ) {
+        addresses.apply(&resource.arn, &mut code);
+        object.insert("code".to_string(), code);
+    }
+    plan
+}
+
 fn aws_err(arn: &str) -> impl Fn(AwsError) -> ReconcileError + Copy + '_ {
     move |source| ReconcileError::Aws {
         arn: arn.to_string(),

@@ -372,6 +372,7 @@ impl Harness {
                 ..Default::default()
             },
             hub: Default::default(),
+            terraform: Default::default(),
             starts: Default::default(),
         })
     }
