@@ -117,12 +117,21 @@ pub struct RemediationEnded<'a> {
 
 impl InternalEvent for RemediationEnded<'_> {
     fn emit(self, metrics: &Metrics) {
-        tracing::debug!(
-            event = "remediation_ended",
-            resource_arn = self.resource_arn,
-            control = self.control.as_str(),
-            outcome = self.outcome
-        );
+        // A failure is a warning (the deploy's failed-remediations alarm counts these lines).
+        match self.outcome {
+            "failed" => tracing::warn!(
+                event = "remediation_ended",
+                resource_arn = self.resource_arn,
+                control = self.control.as_str(),
+                outcome = self.outcome
+            ),
+            _ => tracing::debug!(
+                event = "remediation_ended",
+                resource_arn = self.resource_arn,
+                control = self.control.as_str(),
+                outcome = self.outcome
+            ),
+        }
         metrics.inc(
             "smr_remediations_total",
             &[

@@ -100,6 +100,37 @@ async fn each_event_family_gets_a_running_notebook_fixed_with_one_stop_update_st
     }
     assert_eq!(daemon.get("/healthz").unwrap().0, 200);
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
+
+    // The journal carries each fix as code: `remediations --format json` and the table.
+    let out = world.cli(&["remediations", "--format", "json"]);
+    let fixes: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v.get("remediation").cloned())
+        .collect();
+    assert_eq!(fixes.len(), 4, "{fixes:#?}");
+    for fix in &fixes {
+        let name = fix["name"].as_str().unwrap();
+        let cli = fix["code"]["cli"].as_str().unwrap();
+        assert!(
+            cli.contains(&format!(
+                "update-notebook-instance --region us-east-1 --notebook-instance-name {name} --root-access Disabled"
+            )),
+            "{cli}"
+        );
+        assert!(fix["code"]["terraform"]
+            .as_str()
+            .unwrap()
+            .contains("root_access = \"Disabled\""));
+    }
+    let table = String::from_utf8_lossy(&world.cli(&["remediations"]).stdout).to_string();
+    assert_eq!(
+        table
+            .matches("as code: sagemaker-remediator remediations --resource")
+            .count(),
+        4,
+        "{table}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

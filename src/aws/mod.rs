@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod hub_params;
+pub mod permissions;
 pub mod sagemaker;
 pub mod stack;
 
