@@ -56,6 +56,46 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// Stop, update with root access disabled, start (the simulator runs with no transition delay).
+async fn fix_root_access(client: &aws_sdk_sagemaker::Client, name: &str) {
+    let status = || async {
+        client
+            .describe_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .unwrap()
+            .notebook_instance_status()
+            .map(|s| s.as_str().to_string())
+    };
+    client
+        .stop_notebook_instance()
+        .notebook_instance_name(name)
+        .send()
+        .await
+        .unwrap();
+    let stopped = || async {
+        while status().await.as_deref() != Some("Stopped") {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    stopped().await;
+    client
+        .update_notebook_instance()
+        .notebook_instance_name(name)
+        .root_access(aws_sdk_sagemaker::types::RootAccess::Disabled)
+        .send()
+        .await
+        .unwrap();
+    stopped().await;
+    client
+        .start_notebook_instance()
+        .notebook_instance_name(name)
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::var("BENCH_NOTEBOOKS")
@@ -142,6 +182,62 @@ async fn main() {
             rss as f64 / 1024.0
         );
     }
+
+    // Steady state, as the daemon sweeps between full reads: what a sweep found compliant is
+    // not described again while its List version stays. Judged with AL2 platforms accepted,
+    // so that the fleet's root access is what fails.
+    admin(&endpoint, "POST", "/_sim/faults", "{\"latency_ms\": 0}");
+    let params = sagemaker_remediator::controls::Params {
+        required_tag_keys: Vec::new(),
+        supported_platforms: vec!["notebook-al2-v3".into(), "notebook-al2023-v1".into()],
+    };
+    let mut known = std::collections::HashMap::new();
+    let remember = |known: &mut std::collections::HashMap<String, String>, sweep: &audit::Sweep| {
+        for s in &sweep.snapshots {
+            let passed = sagemaker_remediator::controls::evaluate(s, &params)
+                .iter()
+                .all(|e| e.status != sagemaker_remediator::model::Status::Failed);
+            let arn = s.resource.arn.to_string();
+            match (passed, sweep.versions.get(&arn)) {
+                (true, Some(v)) => {
+                    known.insert(arn, v.clone());
+                }
+                _ => {
+                    known.remove(&arn);
+                }
+            }
+        }
+    };
+    let steady = |label: &str, sweep: &audit::Sweep, endpoint: &str| {
+        let c = calls(endpoint);
+        println!(
+            "{label}: {} calls for {n} notebooks, {:.3} calls/notebook ({} unchanged, {} described)",
+            c.total_received(),
+            c.total_received() as f64 / n as f64,
+            sweep.unchanged,
+            sweep.snapshots.len()
+        );
+    };
+    println!();
+    let first = audit::sweep(&api, &target, 16, &Progress::new(false)).await;
+    remember(&mut known, &first);
+    admin(&endpoint, "POST", "/_sim/calls/reset", "");
+    let second = audit::sweep_with(&api, &target, 16, &Progress::new(false), &known).await;
+    steady(
+        "steady sweep, 10% failing (root access)",
+        &second,
+        &endpoint,
+    );
+    remember(&mut known, &second);
+    // The failing notebooks fixed (stop, update, start), then two more sweeps.
+    for name in names.iter().filter(|n| n.ends_with('7')) {
+        fix_root_access(&client, name).await;
+    }
+    let third = audit::sweep_with(&api, &target, 16, &Progress::new(false), &known).await;
+    remember(&mut known, &third);
+    admin(&endpoint, "POST", "/_sim/calls/reset", "");
+    let fourth = audit::sweep_with(&api, &target, 16, &Progress::new(false), &known).await;
+    steady("steady sweep, all compliant", &fourth, &endpoint);
     let _ = sim.kill();
     let _ = sim.wait();
 }

@@ -2,6 +2,7 @@
 //! snapshot of each, evaluate the eight controls, and report. Read-only: it never calls a
 //! mutating API.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,6 +46,10 @@ pub struct SweepError {
 pub struct Sweep {
     pub snapshots: Vec<Snapshot>,
     pub errors: Vec<SweepError>,
+    /// ARN to version (see [`Listed::version`]) of the snapshots whose List call gave one.
+    pub versions: HashMap<String, String>,
+    /// Listed resources not described because `known` held their version unchanged.
+    pub unchanged: usize,
 }
 
 /// The evaluated result of an audit.
@@ -134,6 +139,18 @@ pub async fn sweep<S: SageMakerApi>(
     concurrency: usize,
     progress: &Progress,
 ) -> Sweep {
+    sweep_with(api, target, concurrency, progress, &HashMap::new()).await
+}
+
+/// [`sweep`], without describing the resources whose List version is the one in `known`
+/// (ARN to version; the daemon's resources found compliant before).
+pub async fn sweep_with<S: SageMakerApi>(
+    api: &S,
+    target: &Target,
+    concurrency: usize,
+    progress: &Progress,
+    known: &HashMap<String, String>,
+) -> Sweep {
     let permits = Semaphore::new(concurrency.max(1));
     let permits = &permits;
     let (notebooks, endpoint_configs, models, images, app_image_configs) = tokio::join!(
@@ -147,6 +164,7 @@ pub async fn sweep<S: SageMakerApi>(
             },
             concurrency,
             progress,
+            known,
         ),
         sweep_kind(
             target,
@@ -160,6 +178,7 @@ pub async fn sweep<S: SageMakerApi>(
             },
             concurrency,
             progress,
+            known,
         ),
         sweep_kind(
             target,
@@ -171,6 +190,7 @@ pub async fn sweep<S: SageMakerApi>(
             },
             concurrency,
             progress,
+            known,
         ),
         // ListImages reports each image's status; only the tags need a call.
         sweep_kind(
@@ -184,6 +204,7 @@ pub async fn sweep<S: SageMakerApi>(
             },
             concurrency,
             progress,
+            known,
         ),
         sweep_kind(
             target,
@@ -197,6 +218,7 @@ pub async fn sweep<S: SageMakerApi>(
             },
             concurrency,
             progress,
+            known,
         ),
     );
     let mut sweep = Sweep::default();
@@ -209,6 +231,8 @@ pub async fn sweep<S: SageMakerApi>(
     ] {
         sweep.snapshots.extend(part.snapshots);
         sweep.errors.extend(part.errors);
+        sweep.versions.extend(part.versions);
+        sweep.unchanged += part.unchanged;
     }
     sweep
 }
@@ -238,6 +262,7 @@ async fn sweep_kind<T, L, D, DF>(
     describe: D,
     concurrency: usize,
     progress: &Progress,
+    known: &HashMap<String, String>,
 ) -> Sweep
 where
     T: Item,
@@ -249,7 +274,6 @@ where
         Ok(items) => items,
         Err(error) => {
             return Sweep {
-                snapshots: Vec::new(),
                 errors: vec![SweepError {
                     account: target.account.clone(),
                     region: target.region.clone(),
@@ -257,10 +281,20 @@ where
                     resource_arn: None,
                     error,
                 }],
+                ..Sweep::default()
             }
         }
     };
     progress.listed(target, kind, items.len());
+    let listed = items.len();
+    let items: Vec<T> = items
+        .into_iter()
+        .filter(|item| {
+            let l = item.listed();
+            l.version.is_none() || known.get(&*l.arn) != l.version.as_ref()
+        })
+        .collect();
+    let unchanged = listed - items.len();
     let results: Vec<(Listed, Result<Detail, AwsError>)> = stream::iter(items)
         .map(|item| {
             let listed = item.listed().clone();
@@ -274,13 +308,21 @@ where
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    let mut sweep = Sweep::default();
+    let mut sweep = Sweep {
+        unchanged,
+        ..Sweep::default()
+    };
     for (l, result) in results {
         match result {
-            Ok(detail) => sweep.snapshots.push(Snapshot {
-                resource: resource_ref(target, kind, &l),
-                detail,
-            }),
+            Ok(detail) => {
+                if let Some(version) = &l.version {
+                    sweep.versions.insert(l.arn.to_string(), version.clone());
+                }
+                sweep.snapshots.push(Snapshot {
+                    resource: resource_ref(target, kind, &l),
+                    detail,
+                })
+            }
             Err(error) => sweep.errors.push(SweepError {
                 account: resource_account(target, &l.arn),
                 region: target.region.clone(),
@@ -650,6 +692,7 @@ mod tests {
                 name.to_lowercase()
             )
             .into(),
+            version: None,
         }
     }
 

@@ -161,6 +161,7 @@ pub async fn serve<S: Store + 'static>(
         outbox,
         hub: Default::default(),
         terraform,
+        full_sweep: Default::default(),
         starts: Default::default(),
     });
 
@@ -271,7 +272,9 @@ async fn sweep_loop<S: Store + 'static>(
                 tracing::info!(
                     event = "sweep_done",
                     failing_resources = outcome.failing_resources,
-                    aws_answered = outcome.aws_answered
+                    aws_answered = outcome.aws_answered,
+                    unchanged = outcome.unchanged,
+                    full = outcome.full
                 );
                 outcome.aws_answered
             }

@@ -760,3 +760,87 @@ async fn a_terraform_state_in_s3_names_the_notebooks_address_in_its_plans() {
         "{warning}"
     );
 }
+
+/// Waits until the daemon's log holds `needle` at least `n` times.
+async fn wait_log(daemon: &common::daemon::Daemon, needle: &str, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while daemon.log_text().matches(needle).count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than {n} {needle}: {}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_steady_sweep_describes_nothing_unchanged_and_still_catches_root_access_turned_on() {
+    let world = World::start(Duration::from_millis(100)).await;
+    for name in ["quiet-a", "quiet-b", "quiet-c"] {
+        world.notebook(name, false).await;
+    }
+    let mut daemon = world.daemon(
+        "enforce",
+        "",
+        &[
+            ("SMR_DAEMON__SWEEP_INTERVAL_SECS", "1"),
+            ("SMR_DAEMON__SWEEP_JITTER", "0"),
+        ],
+    );
+    daemon.wait_ready().await;
+    // The first sweep reads everything; the next ones only list.
+    wait_log(&daemon, "sweep_done", 2).await;
+    let calls = world.sim.simulator.calls();
+    let (describes, lists) = (
+        calls.received("DescribeNotebookInstance"),
+        calls.received("ListNotebookInstances"),
+    );
+    assert!(describes >= 3, "{calls:?}");
+    wait_log(&daemon, "sweep_done", 5).await;
+    let calls = world.sim.simulator.calls();
+    assert_eq!(
+        calls.received("DescribeNotebookInstance"),
+        describes,
+        "a steady sweep describes nothing unchanged: {calls:?}"
+    );
+    assert!(
+        calls.received("ListNotebookInstances") >= lists + 3,
+        "{calls:?}"
+    );
+    assert!(
+        daemon.log_text().contains("unchanged=3"),
+        "{}",
+        daemon.log_text()
+    );
+
+    // Someone turns root access on between sweeps: its LastModifiedTime moves, the next sweep
+    // describes it and the daemon fixes it.
+    let sm = &world.sagemaker;
+    sm.stop_notebook_instance()
+        .notebook_instance_name("quiet-b")
+        .send()
+        .await
+        .unwrap();
+    world
+        .wait_status("quiet-b", "Stopped", Duration::from_secs(30))
+        .await;
+    sm.update_notebook_instance()
+        .notebook_instance_name("quiet-b")
+        .root_access(aws_sdk_sagemaker::types::RootAccess::Enabled)
+        .send()
+        .await
+        .unwrap();
+    world
+        .wait_journal(Duration::from_secs(60), "the fix of quiet-b", |j| {
+            j.iter().any(|r| {
+                r.resource.name == "quiet-b"
+                    && r.kind == "notebook-fix"
+                    && r.status == RemediationStatus::Succeeded
+            })
+        })
+        .await;
+    assert_eq!(world.describe("quiet-b").await.1, "Disabled");
+    assert!(world.journal().iter().all(|r| r.resource.name == "quiet-b"));
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}

@@ -20,6 +20,10 @@ const PAGE_SIZE: i32 = 100;
 pub struct Listed {
     pub name: String,
     pub arn: Arn,
+    /// What the List call says that changes whenever the judged fields can change: a
+    /// notebook's last modification and status, an (immutable) endpoint config's or model's
+    /// creation time. `None`: unknown, always described.
+    pub version: Option<String>,
 }
 
 /// The SageMaker calls the remediator makes. One value per account and region.
@@ -204,7 +208,13 @@ fn listed(name: Option<&str>, arn: Option<&str>) -> Option<Listed> {
     Some(Listed {
         name: name?.to_string(),
         arn: arn?.into(),
+        version: None,
     })
+}
+
+/// A List call's time as a version part (milliseconds since the epoch).
+fn version_time(t: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    t.and_then(|t| t.to_millis().ok()).map(|ms| ms.to_string())
 }
 
 impl SageMakerApi for SdkSageMaker {
@@ -214,7 +224,14 @@ impl SageMakerApi for SdkSageMaker {
             let items = all_pages!(c.list_notebook_instances(), OP, None)?;
             Ok(items
                 .iter()
-                .filter_map(|n| listed(n.notebook_instance_name(), n.notebook_instance_arn()))
+                .filter_map(|n| {
+                    let mut l = listed(n.notebook_instance_name(), n.notebook_instance_arn())?;
+                    l.version = version_time(n.last_modified_time()).map(|t| {
+                        let status = n.notebook_instance_status().map(|s| s.as_str());
+                        format!("modified {t} {}", status.unwrap_or("?"))
+                    });
+                    Some(l)
+                })
                 .collect())
         })
         .await
@@ -257,7 +274,11 @@ impl SageMakerApi for SdkSageMaker {
             let items = all_pages!(c.list_endpoint_configs(), OP, None)?;
             Ok(items
                 .iter()
-                .filter_map(|c| listed(c.endpoint_config_name(), c.endpoint_config_arn()))
+                .filter_map(|c| {
+                    let mut l = listed(c.endpoint_config_name(), c.endpoint_config_arn())?;
+                    l.version = version_time(c.creation_time()).map(|t| format!("created {t}"));
+                    Some(l)
+                })
                 .collect())
         })
         .await
@@ -295,7 +316,11 @@ impl SageMakerApi for SdkSageMaker {
             let items = all_pages!(c.list_models(), OP, None)?;
             Ok(items
                 .iter()
-                .filter_map(|m| listed(m.model_name(), m.model_arn()))
+                .filter_map(|m| {
+                    let mut l = listed(m.model_name(), m.model_arn())?;
+                    l.version = version_time(m.creation_time()).map(|t| format!("created {t}"));
+                    Some(l)
+                })
                 .collect())
         })
         .await

@@ -388,6 +388,13 @@ pub struct DaemonConfig {
     #[default(0.1)]
     #[garde(custom(within(0.0, 0.5)))]
     pub sweep_jitter: f64,
+    /// How often a sweep reads everything again, in seconds (0: every sweep). In between, a
+    /// sweep describes only what its List calls show new or changed since it was last found
+    /// compliant (a notebook's last modification and status; endpoint configs and models
+    /// never change); the first sweep after a start is always a full read.
+    #[default(86_400)]
+    #[garde(skip)]
+    pub full_sweep_interval_secs: u64,
     /// The SQLite journal file (created when missing).
     #[default(PathBuf::from("sagemaker-remediator.db"))]
     #[garde(custom(rules::file_path))]

@@ -133,6 +133,8 @@ pub struct Context<S: Store, C: ClientFactory = Clients> {
     pub hub: hub::HubCache,
     /// The Terraform addresses of `iac.terraform_states`, for the plans' Terraform forms.
     pub terraform: crate::terraform::Addresses,
+    /// When the last full sweep started (`daemon.full_sweep_interval_secs`); `None` before it.
+    pub full_sweep: std::sync::Mutex<Option<Millis>>,
     /// Held from a notebook fix's start check (windows, limits, notice) until its journal entry
     /// exists, so two fixes starting at once cannot both pass the blast-radius limits.
     pub starts: tokio::sync::Mutex<()>,

@@ -1,5 +1,9 @@
-//! The periodic full sweep: every configured account and region, every failing resource
-//! becomes a trigger, so lost or never-configured events are caught up.
+//! The periodic sweep: every configured account and region, every failing resource becomes a
+//! trigger, so lost or never-configured events are caught up. Between full reads
+//! (`daemon.full_sweep_interval_secs`) a resource found compliant is not described again while
+//! its List version (see `Listed::version`) stays the same.
+
+use std::collections::{HashMap, HashSet};
 
 use aws_config::SdkConfig;
 
@@ -34,9 +38,7 @@ fn sweep_triggers_with(
             account: r.account.clone(),
             region: r.region.clone(),
             resource_type: r.resource_type,
-            arn: events::parse_arn(&r.arn)
-                .map(|(_, _, _, a)| a)
-                .unwrap_or_else(|| r.arn.to_string()),
+            arn: canonical(&r.arn),
             name: Some(r.name.clone()),
             family: Family::Sweep,
             event_id: format!("sweep-{}", now_ms()),
@@ -57,6 +59,8 @@ pub async fn sweep_once<S: Store, C: ClientFactory>(
     }
     let mut total = 0;
     let mut answered = false;
+    let mut unchanged = 0;
+    let full = full_sweep_due(ctx);
     for (target, _) in targets {
         let Target { account, region } = &target;
         let api = match ctx.clients.sagemaker(account, region).await {
@@ -66,13 +70,19 @@ pub async fn sweep_once<S: Store, C: ClientFactory>(
                 continue;
             }
         };
-        let sweep = audit::sweep(
+        let known = match full {
+            true => HashMap::new(),
+            false => ctx.store.seen(account, region)?,
+        };
+        let sweep = audit::sweep_with(
             &api,
             &target,
             ctx.config.audit.concurrency,
             &Progress::new(false),
+            &known,
         )
         .await;
+        unchanged += sweep.unchanged;
         for e in &sweep.errors {
             tracing::warn!(event = "sweep_error", error = %audit::describe_error(e));
         }
@@ -87,12 +97,51 @@ pub async fn sweep_once<S: Store, C: ClientFactory>(
         let triggers = sweep_triggers_with(&sweep.snapshots, &ctx.config.control_params(), &hub);
         total += triggers.len();
         ctx.store.enqueue(&triggers, ctx.now())?;
+        // What passed is not described again while its version stays; what failed always is.
+        let failing: HashSet<&str> = triggers.iter().map(|t| t.arn.as_str()).collect();
+        let (compliant, not_compliant): (Vec<_>, Vec<_>) = sweep
+            .snapshots
+            .iter()
+            .map(|s| s.resource.arn.to_string())
+            .partition(|arn| !failing.contains(canonical(arn).as_str()));
+        let compliant: Vec<(String, String)> = compliant
+            .into_iter()
+            .filter_map(|arn| sweep.versions.get(&arn).map(|v| (arn.clone(), v.clone())))
+            .collect();
+        ctx.store
+            .save_seen(account, region, &compliant, &not_compliant, ctx.now())?;
     }
     ctx.wake.notify_one();
     Ok(SweepOutcome {
         failing_resources: total,
         aws_answered: answered,
+        unchanged,
+        full,
     })
+}
+
+/// The ARN as triggers carry it.
+fn canonical(arn: &str) -> String {
+    events::parse_arn(arn).map_or_else(|| arn.to_string(), |(_, _, _, a)| a)
+}
+
+/// Whether this sweep reads everything (and, if so, notes when it started).
+fn full_sweep_due<S: Store, C: ClientFactory>(ctx: &Context<S, C>) -> bool {
+    let interval = ctx
+        .config
+        .daemon
+        .full_sweep_interval_secs
+        .saturating_mul(1000) as Millis;
+    let now = ctx.now();
+    let mut last = ctx
+        .full_sweep
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let due = interval == 0 || last.is_none_or(|at| now - at >= interval);
+    if due {
+        *last = Some(now);
+    }
+    due
 }
 
 /// What one sweep found.
@@ -101,4 +150,8 @@ pub struct SweepOutcome {
     pub failing_resources: usize,
     /// At least one List call of one account and region answered.
     pub aws_answered: bool,
+    /// Resources not described: unchanged since they were found compliant.
+    pub unchanged: usize,
+    /// Whether it read everything.
+    pub full: bool,
 }

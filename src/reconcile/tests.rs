@@ -137,6 +137,7 @@ impl SageMakerApi for Fake {
             .map(|name| Listed {
                 arn: arn(&name).into(),
                 name,
+                version: None,
             })
             .collect())
     }
@@ -373,6 +374,7 @@ impl Harness {
             },
             hub: Default::default(),
             terraform: Default::default(),
+            full_sweep: Default::default(),
             starts: Default::default(),
         })
     }

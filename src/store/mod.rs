@@ -507,6 +507,25 @@ pub trait Store: Send + Sync {
     /// Every recorded pause, by account.
     fn pauses(&self) -> Result<Vec<Pause>, StoreError>;
 
+    /// The resources of `account` and `region` that the last sweeps found compliant: ARN to
+    /// the version their List call reported then.
+    fn seen(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError>;
+
+    /// Records a sweep's verdicts: `compliant` (ARN, version) are not described again while
+    /// their version stays; `not_compliant` ARNs are forgotten (described on every sweep).
+    fn save_seen(
+        &self,
+        account: &str,
+        region: &str,
+        compliant: &[(String, String)],
+        not_compliant: &[String],
+        at: Millis,
+    ) -> Result<(), StoreError>;
+
     /// Adds `notices` to the outbox on their own (no journal change causes them).
     fn save_notices(&self, notices: &[Notice]) -> Result<(), StoreError>;
 

@@ -10,6 +10,7 @@
 //! The connection sits behind a `Mutex` held only for the SQLite calls themselves; rows are
 //! decoded into domain types after the lock is released.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -114,6 +115,9 @@ impl SqliteStore {
         }
         if found < 4 {
             tx.execute_batch(SCHEMA_V4).map_err(err)?;
+        }
+        if found < 5 {
+            tx.execute_batch(SCHEMA_V5).map_err(err)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(err)?;
@@ -903,6 +907,43 @@ impl Store for SqliteStore {
         self.bodies_of("SELECT account, body FROM pauses ORDER BY account", "pause")
     }
 
+    fn seen(&self, account: &str, region: &str) -> Result<HashMap<String, String>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT arn, version FROM seen WHERE account = ?1 AND region = ?2")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![account, region], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    fn save_seen(
+        &self,
+        account: &str,
+        region: &str,
+        compliant: &[(String, String)],
+        not_compliant: &[String],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        self.with_notices(&[], |tx| {
+            let mut upsert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO seen (arn, account, region, version, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (arn, version) in compliant {
+                upsert.execute(params![arn, account, region, version, at])?;
+            }
+            let mut delete = tx.prepare_cached("DELETE FROM seen WHERE arn = ?1")?;
+            for arn in not_compliant {
+                delete.execute(params![arn])?;
+            }
+            Ok(())
+        })
+    }
+
     fn save_notices(&self, notices: &[Notice]) -> Result<(), StoreError> {
         self.with_notices(notices, |_| Ok(()))
     }
@@ -1369,7 +1410,8 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
+        assert!(store.seen("111122223333", "eu-west-1").unwrap().is_empty());
     }
 
     fn notice(id: &str, at: Millis) -> Notice {
@@ -1842,6 +1884,42 @@ mod tests {
         );
         assert_eq!(store.remediations(None, 1).unwrap().len(), 1);
         assert!(store.remediations(Some("arn:none"), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn what_a_sweep_found_compliant_is_kept_per_target_until_it_fails() {
+        let (_dir, store) = open();
+        assert!(store.seen("111122223333", "eu-west-1").unwrap().is_empty());
+        let seen = |arn: &str, v: &str| (arn.to_string(), v.to_string());
+        store
+            .save_seen(
+                "111122223333",
+                "eu-west-1",
+                &[
+                    seen(NB1, "modified 1 InService"),
+                    seen(NB2, "modified 2 Stopped"),
+                ],
+                &[],
+                100,
+            )
+            .unwrap();
+        store
+            .save_seen("111122223333", "us-east-1", &[seen(NB3, "x")], &[], 100)
+            .unwrap();
+        // NB1 changed and fails now: forgotten; NB2 changed and passes: its new version.
+        store
+            .save_seen(
+                "111122223333",
+                "eu-west-1",
+                &[seen(NB2, "modified 3 InService")],
+                &[NB1.to_string()],
+                200,
+            )
+            .unwrap();
+        let kept = store.seen("111122223333", "eu-west-1").unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[NB2], "modified 3 InService");
+        assert_eq!(store.seen("111122223333", "us-east-1").unwrap().len(), 1);
     }
 
     #[test]

@@ -3,10 +3,23 @@
 use std::time::Duration;
 
 /// The schema this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// How long a statement waits for a lock held by another connection.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Version 5: what the sweep last saw of each compliant resource (its version from the List
+/// call), so that an unchanged one is not described again.
+pub(super) const SCHEMA_V5: &str = "
+CREATE TABLE IF NOT EXISTS seen (
+    arn     TEXT    NOT NULL PRIMARY KEY,
+    account TEXT    NOT NULL,
+    region  TEXT    NOT NULL,
+    version TEXT    NOT NULL,
+    at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_target ON seen (account, region);
+";
 
 /// Version 4: the fixes that wait to start, one row per resource and kind.
 pub(super) const SCHEMA_V4: &str = "
