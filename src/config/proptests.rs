@@ -47,7 +47,8 @@ fn keyed_lines(text: &str) -> Vec<(usize, String)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // PROPTEST_CASES raises the count for a longer run (e.g. 100000); CI runs 256.
+    #![proptest_config(ProptestConfig { cases: crate::events::proptest_cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn every_misspelt_key_is_reported_whatever_else_is_wrong(

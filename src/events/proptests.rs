@@ -142,7 +142,8 @@ fn well_formed(body: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // PROPTEST_CASES raises the count for a longer run (e.g. 100000); CI runs 512.
+    #![proptest_config(ProptestConfig { cases: crate::events::proptest_cases(512), ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_events_never_panic_and_end_classified(
