@@ -50,6 +50,8 @@ pub struct Sweep {
     pub versions: HashMap<String, String>,
     /// Listed resources not described because `known` held their version unchanged.
     pub unchanged: usize,
+    /// Their ARNs.
+    pub unchanged_arns: Vec<String>,
 }
 
 /// The evaluated result of an audit.
@@ -233,6 +235,7 @@ pub async fn sweep_with<S: SageMakerApi>(
         sweep.errors.extend(part.errors);
         sweep.versions.extend(part.versions);
         sweep.unchanged += part.unchanged;
+        sweep.unchanged_arns.extend(part.unchanged_arns);
     }
     sweep
 }
@@ -286,15 +289,12 @@ where
         }
     };
     progress.listed(target, kind, items.len());
-    let listed = items.len();
-    let items: Vec<T> = items
-        .into_iter()
-        .filter(|item| {
-            let l = item.listed();
-            l.version.is_none() || known.get(&*l.arn) != l.version.as_ref()
-        })
-        .collect();
-    let unchanged = listed - items.len();
+    let (items, skipped): (Vec<T>, Vec<T>) = items.into_iter().partition(|item| {
+        let l = item.listed();
+        l.version.is_none() || known.get(&*l.arn) != l.version.as_ref()
+    });
+    let unchanged = skipped.len();
+    let unchanged_arns: Vec<String> = skipped.iter().map(|i| i.listed().arn.to_string()).collect();
     let results: Vec<(Listed, Result<Detail, AwsError>)> = stream::iter(items)
         .map(|item| {
             let listed = item.listed().clone();
@@ -310,6 +310,7 @@ where
         .await;
     let mut sweep = Sweep {
         unchanged,
+        unchanged_arns,
         ..Sweep::default()
     };
     for (l, result) in results {

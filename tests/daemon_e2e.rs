@@ -842,5 +842,40 @@ async fn a_steady_sweep_describes_nothing_unchanged_and_still_catches_root_acces
         .await;
     assert_eq!(world.describe("quiet-b").await.1, "Disabled");
     assert!(world.journal().iter().all(|r| r.resource.name == "quiet-b"));
+
+    // What is remembered lives in the journal; a deleted notebook is forgotten.
+    use sagemaker_remediator::store::{SqliteStore, Store};
+    let seen = || {
+        let mut names: Vec<String> = SqliteStore::open(&world.store_path())
+            .unwrap()
+            .seen(common::daemon::ACCOUNT, common::daemon::REGION)
+            .unwrap()
+            .into_keys()
+            .map(|arn| arn.rsplit('/').next().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(seen().contains(&"quiet-a".to_string()), "{:?}", seen());
+    assert!(seen().contains(&"quiet-c".to_string()), "{:?}", seen());
+    sm.stop_notebook_instance()
+        .notebook_instance_name("quiet-c")
+        .send()
+        .await
+        .unwrap();
+    world
+        .wait_status("quiet-c", "Stopped", Duration::from_secs(30))
+        .await;
+    sm.delete_notebook_instance()
+        .notebook_instance_name("quiet-c")
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while seen().contains(&"quiet-c".to_string()) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", seen());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen().contains(&"quiet-a".to_string()), "{:?}", seen());
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
 }

@@ -99,11 +99,25 @@ pub async fn sweep_once<S: Store, C: ClientFactory>(
         ctx.store.enqueue(&triggers, ctx.now())?;
         // What passed is not described again while its version stays; what failed always is.
         let failing: HashSet<&str> = triggers.iter().map(|t| t.arn.as_str()).collect();
-        let (compliant, not_compliant): (Vec<_>, Vec<_>) = sweep
+        let (compliant, mut not_compliant): (Vec<_>, Vec<_>) = sweep
             .snapshots
             .iter()
             .map(|s| s.resource.arn.to_string())
             .partition(|arn| !failing.contains(canonical(arn).as_str()));
+        // Remembered but neither listed unchanged nor described: deleted (or its List call
+        // failed this time); forgotten, so it is described whenever it is listed again.
+        let listed: HashSet<&str> = sweep
+            .snapshots
+            .iter()
+            .map(|s| &*s.resource.arn)
+            .chain(sweep.unchanged_arns.iter().map(String::as_str))
+            .collect();
+        not_compliant.extend(
+            known
+                .keys()
+                .filter(|arn| !listed.contains(arn.as_str()))
+                .cloned(),
+        );
         let compliant: Vec<(String, String)> = compliant
             .into_iter()
             .filter_map(|arn| sweep.versions.get(&arn).map(|v| (arn.clone(), v.clone())))
