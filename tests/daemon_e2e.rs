@@ -817,14 +817,7 @@ async fn a_steady_sweep_describes_nothing_unchanged_and_still_catches_root_acces
     // Someone turns root access on between sweeps: its LastModifiedTime moves, the next sweep
     // describes it and the daemon fixes it.
     let sm = &world.sagemaker;
-    sm.stop_notebook_instance()
-        .notebook_instance_name("quiet-b")
-        .send()
-        .await
-        .unwrap();
-    world
-        .wait_status("quiet-b", "Stopped", Duration::from_secs(30))
-        .await;
+    world.stop_notebook("quiet-b").await;
     sm.update_notebook_instance()
         .notebook_instance_name("quiet-b")
         .root_access(aws_sdk_sagemaker::types::RootAccess::Enabled)
@@ -858,14 +851,7 @@ async fn a_steady_sweep_describes_nothing_unchanged_and_still_catches_root_acces
     };
     assert!(seen().contains(&"quiet-a".to_string()), "{:?}", seen());
     assert!(seen().contains(&"quiet-c".to_string()), "{:?}", seen());
-    sm.stop_notebook_instance()
-        .notebook_instance_name("quiet-c")
-        .send()
-        .await
-        .unwrap();
-    world
-        .wait_status("quiet-c", "Stopped", Duration::from_secs(30))
-        .await;
+    world.stop_notebook("quiet-c").await;
     sm.delete_notebook_instance()
         .notebook_instance_name("quiet-c")
         .send()

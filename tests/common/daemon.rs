@@ -266,6 +266,18 @@ regions = ["{REGION}"]
             .unwrap_or(0)
     }
 
+    /// Stops a notebook, as a person would, and waits until it is Stopped.
+    pub async fn stop_notebook(&self, name: &str) {
+        self.sagemaker
+            .stop_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .unwrap();
+        self.wait_status(name, "Stopped", Duration::from_secs(30))
+            .await;
+    }
+
     /// Creates a notebook and waits until it is InService.
     pub async fn notebook(&self, name: &'static str, root_access: bool) {
         demo::seed_notebook(
