@@ -99,25 +99,13 @@ async fn a_member_account_is_audited_through_an_assumed_role() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("member.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let (out, records) = audit_json(
+        &moto.endpoint,
+        &format!(
             "[[accounts]]\nid = \"{member}\"\nrole_arn = \"{role_arn}\"\nexternal_id = \"smr-test-external-id\"\nregions = [\"us-east-1\"]\n"
         ),
     )
-    .unwrap();
-    let mut cmd = cli(&moto.endpoint);
-    cmd.args([
-        "--config",
-        config.to_str().unwrap(),
-        "audit",
-        "--format",
-        "json",
-    ]);
-    let out = tokio::process::Command::from(cmd).output().await.unwrap();
-    let records = json_lines(&out);
+    .await;
     let root = records
         .iter()
         .find(|r| r["control"] == "SageMaker.3")
@@ -143,27 +131,15 @@ async fn a_member_account_is_audited_through_an_assumed_role() {
 async fn accounts_discovered_from_the_organisation_are_audited_through_their_roles() {
     let moto = Moto::start();
     let org = Organization::create(&moto.endpoint).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("organization.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let (out, records) = audit_json(
+        &moto.endpoint,
+        &format!(
             "[organization]\nenabled = true\nrole_arn = \"{ORG_ROLE}\"\nexclude_ous = [\"{}\"]\n\
              exclude_accounts = [\"123456789012\"]\nregions = [\"us-east-1\"]\n",
             org.ous["sandbox"]
         ),
     )
-    .unwrap();
-    let mut cmd = cli(&moto.endpoint);
-    cmd.args([
-        "--config",
-        config.to_str().unwrap(),
-        "audit",
-        "--format",
-        "json",
-    ]);
-    let out = tokio::process::Command::from(cmd).output().await.unwrap();
-    let records = json_lines(&out);
+    .await;
     let mut audited: Vec<String> = records
         .iter()
         .filter(|r| r["control"] == "SageMaker.3")
@@ -180,4 +156,23 @@ async fn accounts_discovered_from_the_organisation_are_audited_through_their_rol
     want.sort();
     // not the sandbox unit, not the suspended account, not the excluded management account
     assert_eq!(audited, want, "stderr: {}", stderr(&out));
+}
+
+/// `audit --format json` against `endpoint` with the configuration `toml`: the output and its
+/// records.
+async fn audit_json(endpoint: &str, toml: &str) -> (std::process::Output, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, toml).unwrap();
+    let mut cmd = cli(endpoint);
+    cmd.args([
+        "--config",
+        config.to_str().unwrap(),
+        "audit",
+        "--format",
+        "json",
+    ]);
+    let out = tokio::process::Command::from(cmd).output().await.unwrap();
+    let records = json_lines(&out);
+    (out, records)
 }
