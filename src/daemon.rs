@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::aws::Clients;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::http::{self, Ops, Readiness};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
@@ -19,7 +19,7 @@ use crate::notify::sender::Sender;
 use crate::notify::Outbox;
 use crate::reconcile::{self, Context, StepObserver};
 use crate::shutdown::{self, Shutdown};
-use crate::store::{DaemonLock, LockError, SqliteStore, Store, StoreError};
+use crate::store::{DaemonLock, DynamoStore, LockError, SqliteStore, Store, StoreError};
 use crate::telemetry::{Exemptions, InternalEvent};
 
 /// Why the daemon could not start or stopped abnormally.
@@ -49,27 +49,6 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         Ok(limit) => tracing::info!(event = "open_file_limit", limit),
         Err(e) => tracing::warn!(event = "open_file_limit", error = %e, "could not raise it"),
     }
-    // One daemon per journal file; a daemon that is just exiting gets a few seconds to let go.
-    let path = config.daemon.store_path.clone();
-    let lock = tokio::task::spawn_blocking(move || DaemonLock::take(&path, LOCK_PATIENCE))
-        .await
-        .map_err(|e| LockError::Io {
-            store: config.daemon.store_path.display().to_string(),
-            lock: crate::store::lock_path(&config.daemon.store_path)
-                .display()
-                .to_string(),
-            source: std::io::Error::other(e),
-        })??;
-    tracing::info!(
-        event = "journal_locked",
-        "this daemon alone works on the journal"
-    );
-    tracing::debug!(event = "journal_locked", lock = %lock.path.display());
-    let store =
-        SqliteStore::open(&config.daemon.store_path).map_err(|source| DaemonError::Store {
-            path: config.daemon.store_path.display().to_string(),
-            source,
-        })?;
     let base = crate::aws::base_config().await;
     let (trigger, shutdown) = shutdown::channel();
     tokio::spawn(async move {
@@ -77,9 +56,59 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         tracing::info!(event = "shutdown_requested");
         trigger.fire();
     });
-    let served = serve(config, Arc::new(store), base, shutdown, None).await;
-    drop(lock);
-    served
+    match config.daemon.store {
+        StoreKind::Sqlite => {
+            // One daemon per journal file; a daemon that is just exiting gets a few seconds to
+            // let go.
+            let path = config.daemon.store_path.clone();
+            let lock = tokio::task::spawn_blocking(move || DaemonLock::take(&path, LOCK_PATIENCE))
+                .await
+                .map_err(|e| LockError::Io {
+                    store: config.daemon.store_path.display().to_string(),
+                    lock: crate::store::lock_path(&config.daemon.store_path)
+                        .display()
+                        .to_string(),
+                    source: std::io::Error::other(e),
+                })??;
+            tracing::info!(
+                event = "journal_locked",
+                "this daemon alone works on the journal"
+            );
+            tracing::debug!(event = "journal_locked", lock = %lock.path.display());
+            let store = SqliteStore::open(&config.daemon.store_path).map_err(|source| {
+                DaemonError::Store {
+                    path: config.daemon.store_path.display().to_string(),
+                    source,
+                }
+            })?;
+            let served = serve(config, Arc::new(store), base, shutdown, None).await;
+            drop(lock);
+            served
+        }
+        StoreKind::Dynamodb => {
+            let table = config.daemon.dynamodb_table.clone();
+            let client = crate::store::dynamodb_client(&base);
+            let retention = config.daemon.dynamodb_retention_days;
+            let opened = {
+                let name = table.clone();
+                tokio::task::spawn_blocking(move || DynamoStore::open(client, &name, retention))
+                    .await
+                    .map_err(|e| DaemonError::Store {
+                        path: table.clone(),
+                        source: StoreError::Corrupt {
+                            what: "the store's start".to_string(),
+                            message: e.to_string(),
+                        },
+                    })?
+            };
+            let store = opened.map_err(|source| DaemonError::Store {
+                path: format!("DynamoDB table {table}"),
+                source,
+            })?;
+            tracing::info!(event = "store_opened", store = "dynamodb", table = %table);
+            serve(config, Arc::new(store), base, shutdown, None).await
+        }
+    }
 }
 
 /// How long `run` waits for another daemon on the same journal to exit before it gives up.

@@ -70,7 +70,7 @@ pub fn describe_wait(w: &Wait) -> String {
 }
 
 /// Prints the fixes waiting to start, remediations (newest first), flags and held failures, all or for one resource.
-pub fn print<S: Store>(
+pub fn print<S: Store + ?Sized>(
     store: &S,
     resource: Option<&str>,
     limit: usize,

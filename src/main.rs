@@ -9,10 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use sagemaker_remediator::audit::{self, Progress};
-use sagemaker_remediator::config::{Config, LogFormat};
+use sagemaker_remediator::config::{Config, LogFormat, StoreKind};
 #[cfg(feature = "sim")]
 use sagemaker_remediator::sim::{SimConfig, Simulator};
-use sagemaker_remediator::store::{SqliteStore, Store, StoreError, Verdict};
+use sagemaker_remediator::store::{
+    DynamoStore, SqliteStore, Store, StoreError, TableInit, Verdict,
+};
 use sagemaker_remediator::{approvals, aws, daemon, journal};
 #[cfg(feature = "sim")]
 use sagemaker_remediator::{demo, shutdown};
@@ -74,6 +76,11 @@ enum Command {
     Approvals {
         #[command(subcommand)]
         action: ApprovalsAction,
+    },
+    /// The store: `store init` creates the DynamoDB table of daemon.store = "dynamodb".
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
     },
     /// Enforcement per account: `enforcement resume ACCOUNT` ends a pause of the hourly limit
     /// on notebook fixes (limits.notebook_fixes_per_hour) before the hour is over.
@@ -199,6 +206,29 @@ fn print_exemptions(config: &Config, out: &mut dyn Write) -> std::io::Result<()>
 }
 
 #[derive(Debug, Subcommand)]
+enum StoreAction {
+    /// Create the DynamoDB table of daemon.dynamodb_table (on-demand capacity, the `due`
+    /// index, TTL on `expires`) and wait until it is active; a table that exists is checked.
+    Init,
+}
+
+/// The store of `config` for a command that reads or decides (never creates a journal).
+async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
+    Ok(match config.daemon.store {
+        StoreKind::Sqlite => Box::new(SqliteStore::open_existing(&config.daemon.store_path)?),
+        StoreKind::Dynamodb => {
+            let base = sagemaker_remediator::aws::base_config().await;
+            let client = sagemaker_remediator::store::dynamodb_client(&base);
+            Box::new(DynamoStore::open(
+                client,
+                &config.daemon.dynamodb_table,
+                config.daemon.dynamodb_retention_days,
+            )?)
+        }
+    })
+}
+
+#[derive(Debug, Subcommand)]
 enum EnforcementAction {
     /// Resume enforcement in a paused account now.
     Resume {
@@ -276,6 +306,9 @@ fn load_config(path: Option<&Path>) -> Option<Config> {
 /// `daemon.store_path` in a directory that does not exist: the daemon could not create its
 /// journal there. Checked by `validate-config` and `run` (not by `audit`, which has no store).
 fn store_directory_problem(config: &Config) -> Option<String> {
+    if config.daemon.store != StoreKind::Sqlite {
+        return None;
+    }
     let path = &config.daemon.store_path;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
     (!dir.is_dir()).then(|| {
@@ -399,7 +432,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             render,
         } => {
-            let store = SqliteStore::open_existing(&config.daemon.store_path)?;
+            let store = open_store(&config).await?;
             let mut stdout = std::io::stdout().lock();
             if let (Some(language), Some(arn)) = (render, resource.as_deref()) {
                 let flag = store.flags(Some(arn))?.into_iter().next();
@@ -423,7 +456,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 };
             }
             journal::print(
-                &store,
+                &*store,
                 resource.as_deref(),
                 usize::try_from(limit).unwrap_or(usize::MAX),
                 format == Format::Json,
@@ -445,12 +478,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Store {
+            action: StoreAction::Init,
+        } => {
+            let table = &config.daemon.dynamodb_table;
+            let base = sagemaker_remediator::aws::base_config().await;
+            let client = sagemaker_remediator::store::dynamodb_client(&base);
+            match DynamoStore::init(&client, table)? {
+                TableInit::Created => println!("created the DynamoDB table {table}"),
+                TableInit::Existed => {
+                    println!("the DynamoDB table {table} exists and is as expected")
+                }
+            }
+            if config.daemon.store != StoreKind::Dynamodb {
+                eprintln!(
+                    "note: daemon.store is \"sqlite\"; set daemon.store = \"dynamodb\" to use the table"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Enforcement {
             action: EnforcementAction::Resume { account },
         } => {
-            let store = SqliteStore::open_existing(&config.daemon.store_path)?;
+            let store = open_store(&config).await?;
             let now = sagemaker_remediator::clock::now_ms();
-            if sagemaker_remediator::reconcile::limits::resume(&store, &account, now)? {
+            if sagemaker_remediator::reconcile::limits::resume(&*store, &account, now)? {
                 println!("enforcement in {account} resumed");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -459,7 +511,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Approvals { action } => {
-            let store = SqliteStore::open_existing(&config.daemon.store_path)?;
+            let store = open_store(&config).await?;
             let now = sagemaker_remediator::clock::now_ms();
             let mut stdout = std::io::stdout().lock();
             let (id, verdict, by, reason) = match action {
@@ -469,7 +521,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     limit,
                 } => {
                     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-                    let found = approvals::list(&store, state, now, limit)?;
+                    let found = approvals::list(&*store, state, now, limit)?;
                     approvals::print(&found, now, format == Format::Json, &mut stdout)?;
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -479,7 +531,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if by.trim().is_empty() || reason.trim().is_empty() {
                 anyhow::bail!("--by and --reason must not be empty: they go into the journal");
             }
-            match approvals::decide(&store, id, verdict, by.trim(), reason.trim(), now) {
+            match approvals::decide(&*store, id, verdict, by.trim(), reason.trim(), now) {
                 Ok(a) => {
                     writeln!(stdout, "request #{} is {} by {}", a.id, a.state, by.trim())?;
                     Ok(ExitCode::SUCCESS)

@@ -226,6 +226,7 @@ fn variants_of(name: &str) -> Option<&'static [&'static str]> {
         "Mode" => Some(Mode::VARIANTS),
         "Action" => Some(Action::VARIANTS),
         "LogFormat" => Some(LogFormat::VARIANTS),
+        "StoreKind" => Some(StoreKind::VARIANTS),
         _ => None,
     }
 }
@@ -395,10 +396,24 @@ pub struct DaemonConfig {
     #[default(86_400)]
     #[garde(skip)]
     pub full_sweep_interval_secs: u64,
+    /// Where the journal and the queue of triggers live: `sqlite` (one file, `store_path`, one
+    /// daemon) or `dynamodb` (one table, `dynamodb_table`, any number of replicas).
+    #[garde(skip)]
+    pub store: StoreKind,
     /// The SQLite journal file (created when missing).
     #[default(PathBuf::from("sagemaker-remediator.db"))]
     #[garde(custom(rules::file_path))]
     pub store_path: PathBuf,
+    /// The DynamoDB table of `store = "dynamodb"` (`sagemaker-remediator store init` creates
+    /// it), in the default region of the credential chain.
+    #[default("sagemaker-remediator".to_string())]
+    #[garde(custom(rules::table_name))]
+    pub dynamodb_table: String,
+    /// How long DynamoDB keeps finished remediations, approvals and triggers, in days (1-3650;
+    /// its TTL deletes them after that).
+    #[default(90)]
+    #[garde(custom(within(1, 3650)))]
+    pub dynamodb_retention_days: u64,
     /// Socket address of the HTTP listener for `/healthz`, `/readyz` and `/metrics`, e.g.
     /// `127.0.0.1:9464` (`0.0.0.0:9464` in a container).
     #[default("127.0.0.1:9464".to_string())]
@@ -719,6 +734,20 @@ pub struct LogConfig {
     #[default("info".to_string())]
     #[garde(custom(rules::log_filter))]
     pub level: String,
+}
+
+/// The backend of the store.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, strum::VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum StoreKind {
+    /// One SQLite file: one daemon (the embedded default).
+    #[default]
+    Sqlite,
+    /// One DynamoDB table: several replicas.
+    Dynamodb,
 }
 
 /// Log output format.

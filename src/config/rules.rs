@@ -433,6 +433,20 @@ pub(super) fn log_filter(level: &str, _: &()) -> Rule {
 }
 
 /// A non-empty path.
+/// A DynamoDB table name: 3-255 of `A-Za-z0-9_.-`.
+pub(super) fn table_name(name: &String, _: &()) -> Rule {
+    let ok = (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    match ok {
+        true => Ok(()),
+        false => Err(Error::new(format!(
+            "must be a DynamoDB table name (3-255 letters, digits, `_`, `.` or `-`), found `{name}`"
+        ))),
+    }
+}
+
 pub(super) fn file_path(path: &std::path::Path, _: &()) -> Rule {
     match path.as_os_str().is_empty() {
         true => Err(Error::new(

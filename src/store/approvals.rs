@@ -65,3 +65,29 @@ pub enum Verdict {
     Approve,
     Reject,
 }
+
+/// What a decision does to `a` at `at`: the decided request, or why it cannot be decided.
+pub(in crate::store) fn decided(
+    mut a: Approval,
+    verdict: Verdict,
+    by: &str,
+    reason: &str,
+    at: Millis,
+) -> Result<Approval, Box<(Approval, String)>> {
+    if a.state != ApprovalState::Pending {
+        let state = a.state;
+        return Err(Box::new((a, format!("it is {state}, not pending"))));
+    }
+    if a.expires_at <= at {
+        a.state = ApprovalState::Expired;
+        return Err(Box::new((a, "it expired before the decision".to_string())));
+    }
+    a.state = match verdict {
+        Verdict::Approve => ApprovalState::Approved,
+        Verdict::Reject => ApprovalState::Rejected,
+    };
+    a.decided_by = Some(by.to_string());
+    a.decided_at = Some(at);
+    a.reason = Some(reason.to_string());
+    Ok(a)
+}

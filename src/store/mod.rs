@@ -15,11 +15,14 @@ use crate::events::Trigger;
 use crate::model::{ControlId, ResourceRef};
 
 mod approvals;
+mod coalesce;
+mod dynamodb;
 mod outbox;
 mod sqlite;
 mod vocabulary;
 
 pub use approvals::{Approval, ApprovalState, NewApproval, Verdict};
+pub use dynamodb::{client as dynamodb_client, DynamoStore, Init as TableInit};
 pub use outbox::{Channel, Notice, OutboxEntry};
 pub use sqlite::{lock_path, DaemonLock, LockError, SqliteStore};
 pub use vocabulary::{RemediationKind, Step, StepPhase};
@@ -28,7 +31,7 @@ pub use crate::model::Millis;
 
 /// A trigger waiting in the queue: the latest trigger recorded for its ARN, with the merged
 /// name and control hints of every trigger coalesced into it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
     pub trigger: Trigger,
     /// Bumped by every trigger recorded for this ARN; [`Store::finish`] removes the row only for
@@ -103,7 +106,7 @@ pub struct NewRemediation {
 }
 
 /// One line of a remediation's journal.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub at: Millis,
     /// The workflow step, e.g. `StopNotebookInstance`.
@@ -114,7 +117,7 @@ pub struct StepRecord {
 }
 
 /// A journal entry: one remediation of one resource, with every step recorded so far.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Remediation {
     pub id: i64,
     /// The resource, as its Describe or List named it.
@@ -133,7 +136,7 @@ pub struct Remediation {
 }
 
 /// A resource that cannot be fixed in place, with the plan to recreate it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
     /// The resource, as its Describe or List named it.
     #[serde(flatten)]
@@ -232,6 +235,15 @@ pub enum StoreError {
     /// for one resource, or changing a finished one).
     #[error("store: conflict on {what}: {message}")]
     Conflict { what: String, message: String },
+    /// A DynamoDB call failed for good (after the SDK's retries), or the table is not what the
+    /// store expects.
+    #[error("store: DynamoDB table {table}: {operation}: {reason}: {message}")]
+    Dynamo {
+        table: String,
+        operation: &'static str,
+        reason: DynamoReason,
+        message: String,
+    },
     /// There is no store file at the path (reading commands never create one).
     #[error(
         "store {path} does not exist: no daemon has written a journal there (check \
@@ -247,6 +259,39 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+}
+
+/// Why a DynamoDB call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
+pub enum DynamoReason {
+    /// Throttled past the SDK's retries: the table's capacity or an account limit.
+    #[strum(
+        serialize = "throttled (more than the table or the account allows; the SDK's retries ran out)"
+    )]
+    Throttled,
+    #[strum(serialize = "access denied (see the task role's DynamoDB permissions in deploy/)")]
+    AccessDenied,
+    #[strum(serialize = "no such table (create it with `sagemaker-remediator store init`)")]
+    NoTable,
+    #[strum(serialize = "DynamoDB did not answer (network, timeout or a server error)")]
+    Unavailable,
+    #[strum(serialize = "request refused")]
+    Rejected,
+    /// A read-modify-write kept meeting other writers.
+    #[strum(serialize = "contended (other writers kept changing the item)")]
+    Contended,
+    #[strum(serialize = "failed")]
+    Other,
+}
+
+impl DynamoReason {
+    /// Worth trying again later (the scheduler backs off instead of stopping).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            DynamoReason::Throttled | DynamoReason::Unavailable | DynamoReason::Contended
+        )
+    }
 }
 
 /// SQLite's message without the file's path, which some of its messages repeat.

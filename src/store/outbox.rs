@@ -8,8 +8,19 @@ use super::Millis;
 
 /// Where a notice goes.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::Display, strum::EnumString, strum::IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    serde::Serialize,
+    serde::Deserialize,
 )]
+#[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum Channel {
     /// An event on the EventBridge bus (`notifications.event_bus`).
@@ -19,7 +30,7 @@ pub enum Channel {
 }
 
 /// One notification: an event for the bus, or an update of Security Hub findings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
     pub channel: Channel,
     /// Stable across retries and restarts (receivers de-duplicate by it).
@@ -34,7 +45,7 @@ pub struct Notice {
 }
 
 /// A notice in the outbox, with its delivery attempts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutboxEntry {
     pub notice: Notice,
     /// The journal entry whose change wrote it (`None` for flags).

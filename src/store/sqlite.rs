@@ -24,6 +24,7 @@ mod schema;
 
 pub use lock::{lock_path, DaemonLock, LockError};
 
+use super::coalesce::{encode_controls, Existing, Merged};
 use rows::*;
 use schema::*;
 

@@ -4,9 +4,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::store::{
-    Approval, ApprovalState, Millis, NewApproval, RemediationKind, StoreError, Verdict,
-};
+use crate::store::{Approval, ApprovalState, NewApproval, RemediationKind, StoreError};
+
+pub(super) use crate::store::approvals::decided;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS approvals (
@@ -131,32 +131,6 @@ pub(super) fn request(tx: &Transaction<'_>, r: &NewApproval) -> Result<Approval,
     approval.id = tx.last_insert_rowid();
     save(tx, &approval)?;
     Ok(approval)
-}
-
-/// What a decision does to `a` at `at`: the decided request, or why it cannot be decided.
-pub(super) fn decided(
-    mut a: Approval,
-    verdict: Verdict,
-    by: &str,
-    reason: &str,
-    at: Millis,
-) -> Result<Approval, Box<(Approval, String)>> {
-    if a.state != ApprovalState::Pending {
-        let state = a.state;
-        return Err(Box::new((a, format!("it is {state}, not pending"))));
-    }
-    if a.expires_at <= at {
-        a.state = ApprovalState::Expired;
-        return Err(Box::new((a, "it expired before the decision".to_string())));
-    }
-    a.state = match verdict {
-        Verdict::Approve => ApprovalState::Approved,
-        Verdict::Reject => ApprovalState::Rejected,
-    };
-    a.decided_by = Some(by.to_string());
-    a.decided_at = Some(at);
-    a.reason = Some(reason.to_string());
-    Ok(a)
 }
 
 pub(super) fn store(tx: &Connection, a: &Approval) -> rusqlite::Result<()> {

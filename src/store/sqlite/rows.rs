@@ -5,82 +5,8 @@ use rusqlite::Row;
 
 use crate::events::{Family, Trigger};
 use crate::model::{ControlId, ResourceRef, ResourceType};
+use crate::store::coalesce::parse_controls_lenient;
 use crate::store::{Flag, Millis, Pending, Remediation, RemediationStatus, StepRecord, StoreError};
-
-/// The stored row of an ARN that `enqueue` merges a new trigger into.
-pub(super) struct Existing {
-    pub(super) name: Option<String>,
-    pub(super) controls: String,
-    pub(super) generation: i64,
-    pub(super) attempts: i64,
-    pub(super) not_before: Millis,
-    pub(super) first_seen: Millis,
-    pub(super) pending: bool,
-}
-
-/// The row `enqueue` writes.
-pub(super) struct Merged {
-    pub(super) name: Option<String>,
-    pub(super) controls: Vec<ControlId>,
-    pub(super) generation: i64,
-    pub(super) attempts: i64,
-    pub(super) not_before: Millis,
-    pub(super) first_seen: Millis,
-}
-
-impl Merged {
-    pub(super) fn of(t: &Trigger, existing: Option<&Existing>, now: Millis) -> Merged {
-        let mut controls = t.controls.clone();
-        let merged = match existing {
-            None => Merged {
-                name: t.name.clone(),
-                controls: Vec::new(),
-                generation: 1,
-                attempts: 0,
-                not_before: now,
-                first_seen: now,
-            },
-            // A finished row only lends its generation (and the resource's name).
-            Some(e) if !e.pending => Merged {
-                name: t.name.clone().or_else(|| e.name.clone()),
-                controls: Vec::new(),
-                generation: e.generation.saturating_add(1),
-                attempts: 0,
-                not_before: now,
-                first_seen: now,
-            },
-            Some(e) => {
-                // Hints are hints: an unreadable stored hint is dropped, not fatal.
-                let (old, bad) = parse_controls_lenient(&e.controls);
-                if !bad.is_empty() {
-                    tracing::warn!(
-                        event = "store.corrupt_hint_dropped",
-                        arn = %t.arn,
-                        dropped = %bad.join(","),
-                        "dropped unreadable control hints of a pending trigger"
-                    );
-                }
-                controls.extend(old);
-                Merged {
-                    name: t.name.clone().or_else(|| e.name.clone()),
-                    controls: Vec::new(),
-                    generation: e.generation.saturating_add(1),
-                    attempts: e.attempts,
-                    // In backoff: keep it. Otherwise the earlier of the two.
-                    not_before: if e.attempts > 0 {
-                        e.not_before
-                    } else {
-                        e.not_before.min(now)
-                    },
-                    first_seen: e.first_seen,
-                }
-            }
-        };
-        controls.sort();
-        controls.dedup();
-        Merged { controls, ..merged }
-    }
-}
 
 /// The resource columns every table has (after `id` in `remediations`).
 pub(super) struct RawResource {
@@ -282,34 +208,12 @@ pub(super) fn decode_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// `SageMaker.1,SageMaker.3`; empty for none.
-pub(super) fn encode_controls(controls: &[ControlId]) -> String {
-    controls
-        .iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 pub(super) fn parse_controls(s: &str) -> Result<Vec<ControlId>, String> {
     let (controls, bad) = parse_controls_lenient(s);
     match bad.first() {
         None => Ok(controls),
         Some(bad) => Err(format!("unknown control `{bad}`")),
     }
-}
-
-/// The controls that parse, and the pieces that do not.
-pub(super) fn parse_controls_lenient(s: &str) -> (Vec<ControlId>, Vec<String>) {
-    let mut controls = Vec::new();
-    let mut bad = Vec::new();
-    for piece in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match ControlId::parse(piece) {
-            Some(c) => controls.push(c),
-            None => bad.push(piece.to_string()),
-        }
-    }
-    (controls, bad)
 }
 
 pub(super) fn parse_resource_type(s: &str) -> Result<ResourceType, String> {
