@@ -484,7 +484,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let table = &config.daemon.dynamodb_table;
             let base = sagemaker_remediator::aws::base_config().await;
             let client = sagemaker_remediator::store::dynamodb_client(&base);
-            match DynamoStore::init(&client, table)? {
+            match DynamoStore::init(&client, table).await? {
                 TableInit::Created => println!("created the DynamoDB table {table}"),
                 TableInit::Existed => {
                     println!("the DynamoDB table {table} exists and is as expected")

@@ -33,6 +33,15 @@ fn client() -> aws_sdk_dynamodb::Client {
     sagemaker_remediator::store::dynamodb_client(&base)
 }
 
+fn init(client: &aws_sdk_dynamodb::Client, table: &str) -> TableInit {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(DynamoStore::init(client, table))
+        .unwrap()
+}
+
 /// A DynamoDB store on a new table of its own.
 fn dynamo() -> DynamoStore {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -42,10 +51,7 @@ fn dynamo() -> DynamoStore {
         N.fetch_add(1, Ordering::SeqCst)
     );
     let client = client();
-    assert_eq!(
-        DynamoStore::init(&client, &table).unwrap(),
-        TableInit::Created
-    );
+    assert_eq!(init(&client, &table), TableInit::Created);
     DynamoStore::open(client, &table, 90).unwrap()
 }
 
@@ -715,12 +721,6 @@ fn a_missing_or_foreign_table_is_a_clear_error() {
     );
     // init on an existing table of ours checks it.
     let table = format!("again-{}", std::process::id());
-    assert_eq!(
-        DynamoStore::init(&client, &table).unwrap(),
-        TableInit::Created
-    );
-    assert_eq!(
-        DynamoStore::init(&client, &table).unwrap(),
-        TableInit::Existed
-    );
+    assert_eq!(init(&client, &table), TableInit::Created);
+    assert_eq!(init(&client, &table), TableInit::Existed);
 }

@@ -49,53 +49,36 @@ pub async fn run_scheduler<S: Store + 'static, C: ClientFactory>(
         tracing::info!(event = "resuming", count = resume.len());
         ctx.store.enqueue(&resume, ctx.now())?;
     }
+    // Consecutive scheduling rounds the store failed with a transient error (throttled,
+    // unreachable): the scheduler waits longer each time instead of stopping the daemon.
+    let mut troubled = 0u32;
     loop {
         if ctx.shutdown.is_requested() {
             break;
         }
-        let free = slots.available_permits();
-        let now = ctx.now();
-        if free > 0 {
-            let due = ctx.store.due(now, free + in_flight_len(&in_flight))?;
-            for pending in due {
-                let arn = pending.trigger.arn.clone();
-                {
-                    let mut busy = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                    if busy.contains(&arn) {
-                        continue;
-                    }
-                    busy.insert(arn.clone());
+        let sleep = match schedule(&ctx, &slots, &in_flight, &mut tasks, lease_ms) {
+            Ok(sleep) => {
+                if troubled > 0 {
+                    tracing::info!(event = "store_recovered", after_rounds = troubled);
                 }
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&arn);
-                    break;
-                };
-                // Lease: the row stays pending (durable) but is not due while we work on it.
-                ctx.store.defer(&arn, now + lease_ms, pending.attempts)?;
-                let ctx = ctx.clone();
-                let in_flight = in_flight.clone();
-                tasks.spawn(async move {
-                    run_one(&ctx, pending).await;
-                    in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&arn);
-                    drop(permit);
-                });
+                troubled = 0;
+                sleep
             }
-        }
-        if let Ok(n) = ctx.store.pending_count() {
-            PendingTriggers(n).emit(&ctx.metrics);
-        }
-        let sleep = match ctx.store.next_due()? {
-            Some(at) if at > now => Duration::from_millis((at - now) as u64),
-            Some(_) => Duration::from_millis(200),
-            None => STORE_POLL,
-        }
-        .min(STORE_POLL);
+            Err(e) if e.is_transient() => {
+                troubled = troubled.saturating_add(1);
+                let wait = STORE_TROUBLE_FIRST
+                    .saturating_mul(1 << troubled.min(6))
+                    .min(STORE_TROUBLE_MAX);
+                tracing::warn!(
+                    event = "store_unavailable",
+                    error = %e,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "the store did not answer; scheduling again after a pause"
+                );
+                wait
+            }
+            Err(e) => return Err(e),
+        };
         tokio::select! {
             _ = ctx.wake.notified() => {}
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -144,6 +127,70 @@ async fn renew_lease<S: Store, C: ClientFactory>(
             tracing::error!(event = "store_error", error = %e);
         }
     }
+}
+
+/// The first pause after a transient store error in the scheduler; doubling up to the max.
+const STORE_TROUBLE_FIRST: Duration = Duration::from_millis(250);
+const STORE_TROUBLE_MAX: Duration = Duration::from_secs(30);
+
+/// One round of the scheduler: starts the due triggers there are free slots for, and says how
+/// long to sleep before the next round.
+fn schedule<S: Store + 'static, C: ClientFactory>(
+    ctx: &Arc<Context<S, C>>,
+    slots: &Arc<Semaphore>,
+    in_flight: &Arc<std::sync::Mutex<HashSet<String>>>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    lease_ms: i64,
+) -> Result<Duration, StoreError> {
+    let free = slots.available_permits();
+    let now = ctx.now();
+    if free > 0 {
+        let due = ctx.store.due(now, free + in_flight_len(in_flight))?;
+        for pending in due {
+            let arn = pending.trigger.arn.clone();
+            {
+                let mut busy = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                if busy.contains(&arn) {
+                    continue;
+                }
+                busy.insert(arn.clone());
+            }
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&arn);
+                break;
+            };
+            // Lease: the row stays pending (durable) but is not due while we work on it.
+            if let Err(e) = ctx.store.defer(&arn, now + lease_ms, pending.attempts) {
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&arn);
+                return Err(e);
+            }
+            let ctx = ctx.clone();
+            let in_flight = in_flight.clone();
+            tasks.spawn(async move {
+                run_one(&ctx, pending).await;
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&arn);
+                drop(permit);
+            });
+        }
+    }
+    if let Ok(n) = ctx.store.pending_count() {
+        PendingTriggers(n).emit(&ctx.metrics);
+    }
+    Ok(match ctx.store.next_due()? {
+        Some(at) if at > now => Duration::from_millis((at - now) as u64),
+        Some(_) => Duration::from_millis(200),
+        None => STORE_POLL,
+    }
+    .min(STORE_POLL))
 }
 
 fn in_flight_len(in_flight: &std::sync::Mutex<HashSet<String>>) -> usize {

@@ -105,6 +105,10 @@ pub struct Faults {
 pub struct CallCounts {
     pub received: BTreeMap<String, u64>,
     pub succeeded: BTreeMap<String, u64>,
+    /// Successful mutating calls by operation, then by the resource they named (a notebook,
+    /// endpoint or endpoint config name, or a tagged ARN).
+    #[serde(default)]
+    pub succeeded_on: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl CallCounts {
@@ -116,6 +120,15 @@ impl CallCounts {
     /// Calls of `op` answered 2xx.
     pub fn succeeded(&self, op: &str) -> u64 {
         self.succeeded.get(op).copied().unwrap_or(0)
+    }
+
+    /// Successful calls of the mutating `op` that named `resource`.
+    pub fn succeeded_on(&self, op: &str, resource: &str) -> u64 {
+        self.succeeded_on
+            .get(op)
+            .and_then(|by| by.get(resource))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// All calls received.
@@ -379,6 +392,28 @@ impl Simulator {
             .or_default() += 1;
     }
 
+    fn count_succeeded_on(&self, op: &str, body: &[u8]) {
+        let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let named = [
+            "NotebookInstanceName",
+            "EndpointName",
+            "EndpointConfigName",
+            "ResourceArn",
+        ]
+        .iter()
+        .find_map(|key| request.get(*key).and_then(|v| v.as_str()));
+        if let Some(resource) = named {
+            *lock(&self.shared.calls)
+                .succeeded_on
+                .entry(op.to_string())
+                .or_default()
+                .entry(resource.to_string())
+                .or_default() += 1;
+        }
+    }
+
     fn count_succeeded(&self, op: &str) {
         *lock(&self.shared.calls)
             .succeeded
@@ -527,6 +562,9 @@ async fn dispatch(sim: &Simulator, op: &str, headers: &HeaderMap, body: &[u8]) -
     }
     let region = region_of(headers).unwrap_or_else(|| sim.shared.config.default_region.clone());
     let result = sim.answer(op, &region, body, &faults);
+    if result.is_ok() && !op.starts_with("Describe") && !op.starts_with("List") {
+        sim.count_succeeded_on(op, body);
+    }
     respond(sim, op, &region, result)
 }
 

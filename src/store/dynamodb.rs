@@ -135,9 +135,8 @@ impl DynamoStore {
     }
 
     /// Creates the table (`store init`), or checks the one that is there.
-    pub fn init(client: &Client, table: &str) -> Result<Init, StoreError> {
-        let rt = runtime()?;
-        wire::block(Some(&rt), table::create(client, table))
+    pub async fn init(client: &Client, table: &str) -> Result<Init, StoreError> {
+        table::create(client, table).await
     }
 
     /// The table this store writes.

@@ -261,6 +261,14 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Worth trying again in a moment: DynamoDB throttled or did not answer, or writers kept
+    /// meeting on one item. (Everything else says something about the data or the setup.)
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Dynamo { reason, .. } if reason.is_transient())
+    }
+}
+
 /// Why a DynamoDB call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
 pub enum DynamoReason {

@@ -12,7 +12,7 @@ use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
 use sagemaker_remediator::demo;
 use sagemaker_remediator::sim::{SimConfig, SimHandle, Simulator};
-use sagemaker_remediator::store::{Remediation, SqliteStore, Store};
+use sagemaker_remediator::store::{DynamoStore, Remediation, SqliteStore, Store};
 use serde_json::{json, Value};
 
 use super::{free_port, Moto, BIN};
@@ -30,6 +30,9 @@ pub struct World {
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub sagemaker: aws_sdk_sagemaker::Client,
+    /// The DynamoDB table in moto the daemons share, once [`World::with_table`] made it.
+    pub table: Option<String>,
+    dynamo: std::sync::OnceLock<DynamoStore>,
 }
 
 impl World {
@@ -95,7 +98,48 @@ impl World {
             sqs,
             events,
             sagemaker,
+            table: None,
+            dynamo: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Makes the daemons share a DynamoDB table in moto (`daemon.store = "dynamodb"`), created
+    /// by `store init`.
+    pub fn with_table(mut self) -> World {
+        self.table = Some("smr-journal".to_string());
+        std::fs::write(self.config_path(), self.config("audit", free_port(), "")).unwrap();
+        let out = self.cli(&["store", "init"]);
+        assert!(
+            out.status.success(),
+            "store init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self
+    }
+
+    /// The store the daemons write, as a second reader sees it.
+    pub fn store(&self) -> &dyn Store {
+        let Some(table) = &self.table else {
+            panic!("World::store is for the DynamoDB store; the SQLite file is read per call");
+        };
+        self.dynamo.get_or_init(|| {
+            let endpoint = self.moto.endpoint.clone();
+            let base = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(demo::emulator_sdk_config(&endpoint))
+            })
+            .join()
+            .unwrap();
+            DynamoStore::open(
+                sagemaker_remediator::store::dynamodb_client(&base),
+                table,
+                90,
+            )
+            .unwrap()
+        })
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -121,6 +165,7 @@ notebook_fixes_at_once = 1000
 [daemon]
 queue_url = "{queue}"
 store_path = "{store}"
+{table}
 listen = "127.0.0.1:{port}"
 sweep_interval_secs = 0
 error_backoff_secs = 1
@@ -135,6 +180,10 @@ regions = ["{REGION}"]
 {extra}"#,
             queue = self.queue_url,
             store = self.store_path().display(),
+            table = match &self.table {
+                Some(t) => format!("store = \"dynamodb\"\ndynamodb_table = \"{t}\""),
+                None => String::new(),
+            },
         )
     }
 
@@ -187,10 +236,30 @@ regions = ["{REGION}"]
         extra: &str,
         env: &[(&str, &str)],
     ) -> Daemon {
+        self.daemon_logged("daemon.log", wrapper, mode, extra, env)
+    }
+
+    /// One of several daemons on the same queue and store, logging to `daemon-N.log`.
+    pub fn replica(&self, n: usize, extra: &str, env: &[(&str, &str)]) -> Daemon {
+        self.daemon_logged(&format!("daemon-{n}.log"), &[], "enforce", extra, env)
+    }
+
+    fn daemon_logged(
+        &self,
+        log: &str,
+        wrapper: &[&str],
+        mode: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let port = free_port();
-        let config = self.config_path();
+        // Replicas start at once: each reads a file of its own.
+        let config = match log {
+            "daemon.log" => self.config_path(),
+            _ => self.dir.path().join(format!("{log}.toml")),
+        };
         std::fs::write(&config, self.config(mode, port, extra)).unwrap();
-        let log = self.dir.path().join("daemon.log");
+        let log = self.dir.path().join(log);
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -361,6 +430,9 @@ regions = ["{REGION}"]
 
     /// The journal, read by a second connection while the daemon writes (WAL).
     pub fn journal(&self) -> Vec<Remediation> {
+        if self.table.is_some() {
+            return self.store().remediations(None, 10_000).unwrap();
+        }
         SqliteStore::open(&self.store_path())
             .unwrap()
             .remediations(None, 10_000)
