@@ -363,6 +363,32 @@ fn the_journal_keeps_one_running_remediation_per_resource_and_final_statuses() {
 }
 
 #[test]
+fn an_intent_is_journaled_only_while_no_other_owner_holds_the_claim() {
+    both(|store| {
+        let id = store.begin(&new_remediation(A, 1_000, Vec::new())).unwrap();
+        let intent = step(1_100, "StopNotebookInstance", "intent");
+        // Nobody holds it (a direct call), or we do: written.
+        store.append_intent(id, &intent, A, "me", 1_100).unwrap();
+        assert!(store.claim(A, "me", 1_100, 5_000).unwrap());
+        store.append_intent(id, &intent, A, "me", 1_200).unwrap();
+        // Our claim lapsed and another replica took it: refused, and nothing written.
+        assert!(store.claim(A, "other", 6_100, 5_000).unwrap());
+        match store.append_intent(id, &intent, A, "me", 6_200) {
+            Err(StoreError::Conflict { message, .. }) => assert!(message.contains("other"), "{message}"),
+            other => panic!("an intent under another's claim: {other:?}"),
+        }
+        assert_eq!(store.unfinished_for(A).unwrap().unwrap().steps.len(), 2);
+        // Once the other's claim expired, it is ours to write again.
+        store.append_intent(id, &intent, A, "me", 11_100).unwrap();
+        assert_eq!(store.unfinished_for(A).unwrap().unwrap().steps.len(), 3);
+        assert!(matches!(
+            store.append_intent(id + 1000, &intent, A, "me", 11_100),
+            Err(StoreError::NotFound { .. })
+        ));
+    });
+}
+
+#[test]
 fn a_flag_notice_is_written_only_when_the_flag_is_new_or_changed() {
     both(|store| {
         let flag = Flag {

@@ -392,9 +392,19 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         if let Some(observer) = &self.observer {
             observer(resource, &record);
         }
-        self.store
-            .append_step(id, &record)
-            .map_err(self.store_err(&resource.arn))?;
+        // The intent before a mutating call is written only while no other replica holds the
+        // resource: one whose claim lapsed cannot make the call.
+        match record.phase {
+            StepPhase::Intent => self.store.append_intent(
+                id,
+                &record,
+                resource.arn.as_str(),
+                &self.owner,
+                record.at,
+            ),
+            _ => self.store.append_step(id, &record),
+        }
+        .map_err(self.store_err(&resource.arn))?;
         crash_point(record.step.as_str(), record.phase.as_str());
         Ok(())
     }

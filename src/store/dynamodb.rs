@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem,
     WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
@@ -748,29 +748,39 @@ impl DynamoStore {
         change: impl Fn(&mut Remediation) -> Result<Vec<TransactWriteItem>, StoreError> + Send + Sync,
     ) -> Result<(), StoreError> {
         for _ in 0..CONTENDED_ATTEMPTS {
-            let Some(item) = self.get("REMEDIATION", &pad(id)).await? else {
-                return Err(StoreError::NotFound {
-                    what: format!("remediation {id}"),
-                });
-            };
-            let rev = get_n(&item, REV).unwrap_or(0);
-            let mut r: Remediation = body(&item, &|| format!("remediation {id}"))?;
-            let mut writes = change(&mut r)?;
-            writes.insert(
-                0,
-                self.put(
-                    self.remediation_item(&r, rev + 1)?,
-                    Some("rev = :rev"),
-                    vec![(":rev", n(rev))],
-                )?,
-            );
-            match self.transact(writes).await {
+            match self.change_remediation_once(id, &change).await {
                 Ok(()) => return Ok(()),
                 Err(Failed::Condition) => continue,
                 Err(Failed::Store(e)) => return Err(e),
             }
         }
         Err(Failed::Condition.into_store(&self.table, operation))
+    }
+
+    /// One attempt of [`DynamoStore::change_remediation`]: `Failed::Condition` when the
+    /// record or another item of the transaction did not meet its condition.
+    async fn change_remediation_once(
+        &self,
+        id: i64,
+        change: impl FnOnce(&mut Remediation) -> Result<Vec<TransactWriteItem>, StoreError>,
+    ) -> Result<(), Failed> {
+        let Some(item) = self.get("REMEDIATION", &pad(id)).await? else {
+            return Err(Failed::Store(StoreError::NotFound {
+                what: format!("remediation {id}"),
+            }));
+        };
+        let rev = get_n(&item, REV).unwrap_or(0);
+        let mut r: Remediation = body(&item, &|| format!("remediation {id}"))?;
+        let mut writes = change(&mut r)?;
+        writes.insert(
+            0,
+            self.put(
+                self.remediation_item(&r, rev + 1)?,
+                Some("rev = :rev"),
+                vec![(":rev", n(rev))],
+            )?,
+        );
+        self.transact(writes).await
     }
 
     async fn approvals_where(
@@ -1075,6 +1085,57 @@ impl Store for DynamoStore {
             r.steps.push(step.clone());
             Ok(Vec::new())
         }))
+    }
+
+    fn append_intent(
+        &self,
+        id: i64,
+        step: &StepRecord,
+        arn: &str,
+        owner: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        self.block(async {
+            for _ in 0..CONTENDED_ATTEMPTS {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(&format!("CLAIM#{arn}"), "C")))
+                    .condition_expression("attribute_not_exists(pk) OR #o = :o OR expires_at <= :now")
+                    .expression_attribute_names("#o", "owner")
+                    .expression_attribute_values(":o", s(owner))
+                    .expression_attribute_values(":now", n(now))
+                    .build()
+                    .map_err(|e| self.invalid("ConditionCheck", e))?;
+                let check = TransactWriteItem::builder().condition_check(check).build();
+                let appended = self
+                    .change_remediation_once(id, |r| {
+                        r.updated_at = r.updated_at.max(step.at);
+                        r.steps.push(step.clone());
+                        Ok(vec![check.clone()])
+                    })
+                    .await;
+                match appended {
+                    Ok(()) => return Ok(()),
+                    Err(Failed::Condition) => {
+                        // Our revision or the claim: the claim says which.
+                        let holder = self.get(&format!("CLAIM#{arn}"), "C").await?;
+                        let held = holder.as_ref().and_then(|i| {
+                            Some((get_s(i, "owner")?.to_string(), get_n(i, "expires_at")?))
+                        });
+                        if let Some((holder, expires_at)) = held {
+                            if holder != owner && expires_at > now {
+                                return Err(StoreError::Conflict {
+                                    what: format!("claim on {arn}"),
+                                    message: format!("held by {holder}: the call is not made"),
+                                });
+                            }
+                        }
+                    }
+                    Err(Failed::Store(e)) => return Err(e),
+                }
+            }
+            Err(Failed::Condition.into_store(&self.table, "append_intent"))
+        })
     }
 
     fn save_state(

@@ -391,6 +391,27 @@ pub trait Store: Send + Sync {
     /// [`StoreError::NotFound`] for an unknown id.
     fn append_step(&self, id: i64, step: &StepRecord) -> Result<(), StoreError>;
 
+    /// Appends the `intent` step before a mutating call: as [`Store::append_step`], but only
+    /// while no other owner holds an unexpired claim on `arn` at `now`.
+    ///
+    /// # Guarantees
+    ///
+    /// The check and the append are one conditional write: a replica whose claim lapsed and
+    /// was taken by another cannot journal (and so cannot make) the call.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when another owner holds the claim; otherwise as
+    /// [`Store::append_step`].
+    fn append_intent(
+        &self,
+        id: i64,
+        step: &StepRecord,
+        arn: &str,
+        owner: &str,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
     /// Saves the resumable state, status and outcome of remediation `id`.
     ///
     /// # Guarantees

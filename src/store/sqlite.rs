@@ -274,6 +274,57 @@ impl SqliteStore {
         };
         raws.into_iter().map(RawRemediation::decode).collect()
     }
+
+    /// Appends a step; with `claim` (arn, owner, now), only while no other owner holds an
+    /// unexpired claim on the ARN.
+    fn append(
+        &self,
+        id: i64,
+        step: &StepRecord,
+        claim: Option<(&str, &str, Millis)>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        if let Some((arn, owner, now)) = claim {
+            let holder: Option<(String, Millis)> = tx
+                .query_row(
+                    "SELECT owner, expires_at FROM claims WHERE arn = ?1",
+                    [arn],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.sql(e))?;
+            if let Some((holder, expires_at)) = holder {
+                if holder != owner && expires_at > now {
+                    return Err(StoreError::Conflict {
+                        what: format!("claim on {arn}"),
+                        message: format!("held by {holder}: the call is not made"),
+                    });
+                }
+            }
+        }
+        let changed = tx
+            .execute(
+                "UPDATE remediations SET updated_at = MAX(updated_at, ?2) WHERE id = ?1",
+                params![id, step.at],
+            )
+            .map_err(|e| self.sql(e))?;
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: format!("remediation {id}"),
+            });
+        }
+        tx.execute(
+            "INSERT INTO steps (remediation_id, seq, at, step, phase, detail) \
+             SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 \
+             FROM steps WHERE remediation_id = ?1",
+            params![id, step.at, step.step, step.phase, step.detail],
+        )
+        .map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
 }
 
 impl Store for SqliteStore {
@@ -467,29 +518,18 @@ impl Store for SqliteStore {
     }
 
     fn append_step(&self, id: i64, step: &StepRecord) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.sql(e))?;
-        let changed = tx
-            .execute(
-                "UPDATE remediations SET updated_at = MAX(updated_at, ?2) WHERE id = ?1",
-                params![id, step.at],
-            )
-            .map_err(|e| self.sql(e))?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("remediation {id}"),
-            });
-        }
-        tx.execute(
-            "INSERT INTO steps (remediation_id, seq, at, step, phase, detail) \
-             SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5 \
-             FROM steps WHERE remediation_id = ?1",
-            params![id, step.at, step.step, step.phase, step.detail],
-        )
-        .map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))
+        self.append(id, step, None)
+    }
+
+    fn append_intent(
+        &self,
+        id: i64,
+        step: &StepRecord,
+        arn: &str,
+        owner: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        self.append(id, step, Some((arn, owner, now)))
     }
 
     fn save_state(
