@@ -40,7 +40,6 @@ Outputs:
 /// them with a warning. Each is checked by cfn-lint and checkov instead.
 const NOT_IN_MOTO: &[&str] = &[
     "AWS::CloudWatch::Alarm",
-    "AWS::EC2::SecurityGroupEgress",
     "AWS::Events::EventBusPolicy",
     "AWS::Logs::MetricFilter",
     "AWS::SQS::QueuePolicy",
@@ -156,7 +155,7 @@ async fn the_service_stack_deploys_in_an_emulator_and_its_rules_bring_events_to_
         "AWS::ECS::Cluster",
         "AWS::ECS::TaskDefinition",
         "AWS::ECS::Service",
-        "AWS::EFS::FileSystem",
+        "AWS::DynamoDB::Table",
         "AWS::SSM::Parameter",
     ] {
         assert!(made.contains(kind), "{kind} not made: {made:?}");
@@ -305,6 +304,8 @@ async fn the_service_stack_deploys_in_an_emulator_and_its_rules_bring_events_to_
     // The daemon on the stack's queue: an event on the bus, through the stack's rule, gets a
     // notebook fixed in the simulator.
     world.queue_url = queue_url;
+    // ... with its journal in the stack's table (the store checks the table's keys and index).
+    world.table = Some(output(&outputs, "JournalTableName").to_string());
     let mut daemon = world.daemon("enforce", "", &[]);
     daemon.wait_ready().await;
     // After the start-up sweep, so that only the event can bring the notebook to the daemon.

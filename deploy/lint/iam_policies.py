@@ -40,16 +40,13 @@ PARAMETERS = {
 # What Fn::GetAtt [X, Arn] gives, by resource type.
 ARNS = {
     "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:{a}:{n}",
-    "AWS::EFS::FileSystem": "arn:aws:elasticfilesystem:us-east-1:{a}:file-system/fs-0123456789abcdef0",
-    "AWS::EFS::AccessPoint": "arn:aws:elasticfilesystem:us-east-1:{a}:access-point/fsap-0123456789abcdef0",
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:us-east-1:{a}:table/{n}",
     "AWS::Events::Rule": "arn:aws:events:us-east-1:{a}:rule/{n}",
     "AWS::IAM::Role": "arn:aws:iam::{a}:role/{n}",
 }
 
 # What Ref gives for the resource types whose Ref is an id.
 REF_IDS = {
-    "AWS::EFS::FileSystem": "fs-0123456789abcdef0",
-    "AWS::EFS::AccessPoint": "fsap-0123456789abcdef0",
     "AWS::SQS::Queue": "https://sqs.us-east-1.amazonaws.com/111122223333/queue",
 }
 
@@ -96,7 +93,11 @@ def resolve(node, resources):
                     name = m.group(1)
                     if name in extra:
                         return str(extra[name])
-                    got = resolve({"Ref": name}, resources)
+                    if "." in name:
+                        resource, attribute = name.split(".", 1)
+                        got = resolve({"Fn::GetAtt": [resource, attribute]}, resources)
+                    else:
+                        got = resolve({"Ref": name}, resources)
                     return ",".join(got) if isinstance(got, list) else str(got)
 
                 return re.sub(r"\$\{([^}!]+)\}", sub, text)
