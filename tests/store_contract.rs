@@ -374,7 +374,9 @@ fn an_intent_is_journaled_only_while_no_other_owner_holds_the_claim() {
         // Our claim lapsed and another replica took it: refused, and nothing written.
         assert!(store.claim(A, "other", 6_100, 5_000).unwrap());
         match store.append_intent(id, &intent, A, "me", 6_200) {
-            Err(StoreError::Conflict { message, .. }) => assert!(message.contains("other"), "{message}"),
+            Err(StoreError::Conflict { message, .. }) => {
+                assert!(message.contains("other"), "{message}")
+            }
             other => panic!("an intent under another's claim: {other:?}"),
         }
         assert_eq!(store.unfinished_for(A).unwrap().unwrap().steps.len(), 2);

@@ -395,13 +395,10 @@ impl<S: Store, C: ClientFactory> Context<S, C> {
         // The intent before a mutating call is written only while no other replica holds the
         // resource: one whose claim lapsed cannot make the call.
         match record.phase {
-            StepPhase::Intent => self.store.append_intent(
-                id,
-                &record,
-                resource.arn.as_str(),
-                &self.owner,
-                record.at,
-            ),
+            StepPhase::Intent => {
+                self.store
+                    .append_intent(id, &record, resource.arn.as_str(), &self.owner, record.at)
+            }
             _ => self.store.append_step(id, &record),
         }
         .map_err(self.store_err(&resource.arn))?;

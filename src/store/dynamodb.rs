@@ -34,8 +34,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem,
-    WriteRequest,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, Select,
+    TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -1100,7 +1100,9 @@ impl Store for DynamoStore {
                 let check = ConditionCheck::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(&format!("CLAIM#{arn}"), "C")))
-                    .condition_expression("attribute_not_exists(pk) OR #o = :o OR expires_at <= :now")
+                    .condition_expression(
+                        "attribute_not_exists(pk) OR #o = :o OR expires_at <= :now",
+                    )
                     .expression_attribute_names("#o", "owner")
                     .expression_attribute_values(":o", s(owner))
                     .expression_attribute_values(":now", n(now))
