@@ -23,7 +23,9 @@ use sagemaker_remediator::intake::{self, Disposition};
 use sagemaker_remediator::model::{ControlId, Evaluation, Remedy, ResourceRef};
 use sagemaker_remediator::model::{ResourceType, Status};
 use sagemaker_remediator::sim::{SimConfig, Simulator};
-use sagemaker_remediator::store::{RemediationStatus, SqliteStore, Store};
+use std::process::Child;
+
+use sagemaker_remediator::store::{DynamoStore, RemediationStatus, SqliteStore, Store};
 use sagemaker_remediator::{daemon, shutdown};
 use serde_json::{json, Value};
 
@@ -196,6 +198,89 @@ fn event_handling() {
         "\n(b) commits one transaction per recorded message (WAL, synchronous=FULL: an fsync each)\n    in {}: {per_commit:.0} µs per recorded message over parsing; pending rows after: {pending} (= distinct notebooks)\n",
         dir.path().display()
     );
+
+    // As the intake does: one durable write per received batch of 10.
+    let batches: Vec<Vec<&str>> = bodies
+        .chunks(10)
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let batched = |store: &dyn Store| {
+        let start = Instant::now();
+        let mut recorded = 0usize;
+        for batch in &batches {
+            for d in intake::handle_batch(store, batch) {
+                match d {
+                    Disposition::Recorded { .. } => recorded += 1,
+                    Disposition::StoreFailed { reason } => panic!("store failed: {reason}"),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(recorded, mix.valid);
+        start.elapsed()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("journal.db")).unwrap();
+    let d = batched(&store);
+    row("(c) intake::handle_batch of 10 -> SqliteStore", n, d);
+    assert_eq!(store.pending_count().unwrap(), NOTEBOOKS as u64);
+
+    match moto() {
+        Some(mut moto) => {
+            let store = dynamo(&moto.1);
+            let d = batched(&store);
+            row("(d) intake::handle_batch of 10 -> DynamoDB (moto)", n, d);
+            assert_eq!(store.pending_count().unwrap(), NOTEBOOKS as u64);
+            println!(
+                "\n(c), (d) write each received batch of 10 in one transaction (SQLite: one fsync;\n    DynamoDB: one BatchGetItem and one TransactWriteItems per 25 resources of the batch)\n"
+            );
+            drop(store);
+            let _ = moto.0.kill();
+            let _ = moto.0.wait();
+        }
+        None => println!(
+            "\n(d) skipped: no moto_server (set MOTO_SERVER, or run through scripts/bench)\n"
+        ),
+    }
+}
+
+/// moto_server from MOTO_SERVER, started on a free port: (process, endpoint).
+fn moto() -> Option<(Child, String)> {
+    let bin = std::env::var("MOTO_SERVER").ok()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = std::process::Command::new(bin)
+        .args(["-p", &port.to_string(), "-H", "127.0.0.1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((child, format!("http://127.0.0.1:{port}")))
+}
+
+/// A DynamoDB store on a new table in moto.
+fn dynamo(endpoint: &str) -> DynamoStore {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = rt.block_on(async {
+        let base = demo::emulator_sdk_config(endpoint).await;
+        let client = sagemaker_remediator::store::dynamodb_client(&base);
+        DynamoStore::init(&client, "bench").await.unwrap();
+        client
+    });
+    DynamoStore::open(client, "bench", 90).unwrap()
 }
 
 fn row(label: &str, n: usize, d: Duration) {

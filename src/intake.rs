@@ -69,46 +69,74 @@ impl Disposition {
 }
 
 /// Parses one message body and records its triggers. Pure apart from the store.
-pub fn handle<S: Store>(store: &S, body: &str) -> Disposition {
-    match events::parse(body) {
-        Ok(Parsed::Triggers(triggers)) => {
-            let family = triggers
-                .first()
-                .map(|t| t.family.as_str())
-                .unwrap_or("unknown");
-            match store.enqueue(&triggers, now_ms()) {
-                Ok(()) => Disposition::Recorded {
-                    family,
-                    triggers: triggers.len(),
-                },
-                Err(e) => Disposition::StoreFailed {
-                    reason: e.to_string(),
-                },
+pub fn handle<S: Store + ?Sized>(store: &S, body: &str) -> Disposition {
+    handle_batch(store, &[body])
+        .pop()
+        .unwrap_or(Disposition::Malformed {
+            reason: "no message".to_string(),
+        })
+}
+
+/// Parses a received batch of message bodies and records all their triggers in one durable
+/// write (one transaction, one fsync for SQLite; one transaction for DynamoDB): what each
+/// message became, in order. When that write fails, every message that carried triggers is
+/// `StoreFailed` (kept on the queue), so nothing is deleted before it is stored.
+pub fn handle_batch<S: Store + ?Sized>(store: &S, bodies: &[&str]) -> Vec<Disposition> {
+    let parsed: Vec<_> = bodies.iter().map(|b| events::parse(b)).collect();
+    let triggers: Vec<_> = parsed
+        .iter()
+        .filter_map(|p| match p {
+            Ok(Parsed::Triggers(t)) => Some(t.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let stored = match triggers.is_empty() {
+        true => Ok(()),
+        false => store.enqueue(&triggers, now_ms()),
+    };
+    parsed
+        .into_iter()
+        .map(|p| match p {
+            Ok(Parsed::Triggers(triggers)) => {
+                let family = triggers
+                    .first()
+                    .map(|t| t.family.as_str())
+                    .unwrap_or("unknown");
+                match &stored {
+                    Ok(()) => Disposition::Recorded {
+                        family,
+                        triggers: triggers.len(),
+                    },
+                    Err(e) => Disposition::StoreFailed {
+                        reason: e.to_string(),
+                    },
+                }
             }
-        }
-        Ok(Parsed::Activity(used)) => {
-            let mut result = Ok(());
-            for a in &used {
-                result = result.and(store.record_activity(&a.arn, a.at));
+            Ok(Parsed::Activity(used)) => {
+                let mut result = Ok(());
+                for a in &used {
+                    result = result.and(store.record_activity(&a.arn, a.at));
+                }
+                match result {
+                    Ok(()) => Disposition::Recorded {
+                        family: "cloudtrail",
+                        triggers: 0,
+                    },
+                    Err(e) => Disposition::StoreFailed {
+                        reason: e.to_string(),
+                    },
+                }
             }
-            match result {
-                Ok(()) => Disposition::Recorded {
-                    family: "cloudtrail",
-                    triggers: 0,
-                },
-                Err(e) => Disposition::StoreFailed {
-                    reason: e.to_string(),
-                },
-            }
-        }
-        Ok(Parsed::Irrelevant { family, reason }) => Disposition::Irrelevant {
-            family: family.map(|f| f.as_str()).unwrap_or("other"),
-            reason,
-        },
-        Err(e) => Disposition::Malformed {
-            reason: e.to_string(),
-        },
-    }
+            Ok(Parsed::Irrelevant { family, reason }) => Disposition::Irrelevant {
+                family: family.map(|f| f.as_str()).unwrap_or("other"),
+                reason,
+            },
+            Err(e) => Disposition::Malformed {
+                reason: e.to_string(),
+            },
+        })
+        .collect()
 }
 
 impl<S: Store> Intake<S> {
@@ -164,7 +192,9 @@ impl<S: Store> Intake<S> {
     async fn process(&self, messages: Vec<Message>) {
         let mut delete = Vec::new();
         let now = now_ms();
-        for (i, m) in messages.iter().enumerate() {
+        let bodies: Vec<&str> = messages.iter().map(|m| m.body().unwrap_or("")).collect();
+        let dispositions = handle_batch(&*self.store, &bodies);
+        for (i, (m, disposition)) in messages.iter().zip(dispositions).enumerate() {
             let id = m.message_id().unwrap_or("?");
             if let Some(sent) = m
                 .attributes()
@@ -174,7 +204,6 @@ impl<S: Store> Intake<S> {
                 let lag = u64::try_from(now - sent).unwrap_or(0);
                 QueueLag(Duration::from_millis(lag)).emit(&self.metrics);
             }
-            let disposition = handle(&*self.store, m.body().unwrap_or(""));
             let received = match &disposition {
                 Disposition::Recorded { family, triggers } => Received::Recorded {
                     family,

@@ -641,7 +641,13 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
             if let Some(drift) = &drift {
                 ctx.step(id, resource, Step::Plan, StepPhase::Observed, drift.clone())?;
             }
-            return notebook_fix::run(ctx, api, id, resource, plan, state, drift.as_deref()).await;
+            let fix = notebook_fix::Fix {
+                id,
+                resource,
+                plan,
+                drift: drift.as_deref(),
+            };
+            return fix.run(ctx, api, state, None).await;
         }
     }
     Ok(Next::Done)

@@ -24,6 +24,23 @@ pub(super) struct FixRecord {
     /// On an IaC-managed notebook: the drift the fix leaves, stated in its outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<String>,
+    /// Set while the fix waits between two reconciles (for a status, mostly): a waiting fix
+    /// holds no reconcile slot and no claim, and the next reconcile, on this replica or
+    /// another, continues from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// Where a fix that waits between reconciles stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Waiting {
+    /// What it waits for (journaled once, as a `Wait` step).
+    pub reason: String,
+    /// The poll interval after the next look, in milliseconds (it doubles per look up to
+    /// `remediation.max_poll_interval_secs`).
+    pub next_poll_ms: u64,
+    /// The replica that journaled the wait: another one that continues says so (`Resume`).
+    pub owner: String,
 }
 
 impl FixRecord {
@@ -39,11 +56,22 @@ impl FixRecord {
         state: &NotebookState,
         drift: Option<&str>,
     ) -> serde_json::Value {
+        Self::json_waiting(plan, state, drift, None)
+    }
+
+    /// The journal value of `plan` at `state`, waiting as `waiting` says.
+    fn json_waiting(
+        plan: &NotebookPlan,
+        state: &NotebookState,
+        drift: Option<&str>,
+        waiting: Option<Waiting>,
+    ) -> serde_json::Value {
         serde_json::to_value(FixRecord {
             version: Self::VERSION,
             plan: plan.clone(),
             state: state.clone(),
             drift: drift.map(str::to_string),
+            waiting,
         })
         .unwrap_or_default()
     }
@@ -61,48 +89,89 @@ pub(super) async fn resume<S: Store, C: ClientFactory, A: SageMakerApi>(
     running: crate::store::Remediation,
 ) -> Result<Next, ReconcileError> {
     let FixRecord {
-        plan, state, drift, ..
+        plan,
+        state,
+        drift,
+        waiting,
+        ..
     } = FixRecord::read(&running.state).map_err(|message| ReconcileError::Journal {
         arn: running.resource.arn.to_string(),
         message,
     })?;
     let resource = running.resource.clone();
-    ctx.step(
-        running.id,
-        &resource,
-        Step::Resume,
-        StepPhase::Observed,
-        format!("resuming in phase {:?}", state.phase),
-    )?;
-    run(
-        ctx,
-        api,
-        running.id,
-        &resource,
-        &plan,
-        state,
-        drift.as_deref(),
-    )
+    // A wait this replica left is simply continued; anything else is a resumption (after a
+    // crash, a restart, or from another replica) and journaled as one.
+    let resumed = match &waiting {
+        Some(w) if w.owner == ctx.owner => None,
+        Some(w) => Some(format!(
+            "resuming in phase {:?}, taken over from {} while waiting for {}",
+            state.phase, w.owner, w.reason
+        )),
+        None => Some(format!("resuming in phase {:?}", state.phase)),
+    };
+    if let Some(detail) = resumed {
+        ctx.step(
+            running.id,
+            &resource,
+            Step::Resume,
+            StepPhase::Observed,
+            detail,
+        )?;
+    }
+    Fix {
+        id: running.id,
+        resource: &resource,
+        plan: &plan,
+        drift: drift.as_deref(),
+    }
+    .run(ctx, api, state, waiting)
     .await
+}
+
+/// One notebook fix in the journal.
+pub(super) struct Fix<'a> {
+    pub id: i64,
+    pub resource: &'a ResourceRef,
+    pub plan: &'a NotebookPlan,
+    pub drift: Option<&'a str>,
+}
+
+impl Fix<'_> {
+    /// Runs the fix from `state` (a new one, or one `waiting` between reconciles).
+    pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
+        &self,
+        ctx: &Context<S, C>,
+        api: &A,
+        state: NotebookState,
+        waiting: Option<Waiting>,
+    ) -> Result<Next, ReconcileError> {
+        run(ctx, api, self, state, waiting).await
+    }
 }
 
 /// The notebook fix executor: Describe, `workflow::next`, journal, act; until the workflow
 /// finishes, suspends, or shutdown is requested.
-pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
+async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     ctx: &Context<S, C>,
     api: &A,
-    id: i64,
-    resource: &ResourceRef,
-    plan: &NotebookPlan,
+    fix: &Fix<'_>,
     mut state: NotebookState,
-    drift: Option<&str>,
+    waiting: Option<Waiting>,
 ) -> Result<Next, ReconcileError> {
+    let Fix {
+        id,
+        resource,
+        plan,
+        drift,
+    } = *fix;
     let arn = &resource.arn;
     let name = &resource.name;
     let limits = ctx.limits();
     let remediation = &ctx.config.remediation;
-    let mut poll = remediation.poll_interval();
-    let mut last_wait = String::new();
+    let (mut poll, mut last_wait) = match waiting {
+        Some(w) => (Duration::from_millis(w.next_poll_ms), w.reason),
+        None => (remediation.poll_interval(), String::new()),
+    };
     let controls = fix_controls(plan);
     let fingerprint = plan_fingerprint(plan);
     // The notebook's settings at the last Describe, for the failure memory.
@@ -110,7 +179,10 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     // Since when Describe keeps failing with throttling or transient errors.
     let mut describe_failing_since: Option<Millis> = None;
     let plan_json = serde_json::to_value(plan).unwrap_or_default();
-    let save = |state: &NotebookState, status: RemediationStatus, outcome: Option<&str>| {
+    let save_waiting = |state: &NotebookState,
+                        status: RemediationStatus,
+                        outcome: Option<&str>,
+                        waiting: Option<Waiting>| {
         let notices = ctx.ending_notices(
             resource,
             &controls,
@@ -123,7 +195,7 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
         ctx.store
             .save_state(
                 id,
-                &FixRecord::json(plan, state, drift),
+                &FixRecord::json_waiting(plan, state, drift, waiting),
                 status,
                 outcome,
                 ctx.now(),
@@ -132,6 +204,9 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
             .map_err(ctx.store_err(arn))?;
         ctx.outbox.written();
         Ok::<(), ReconcileError>(())
+    };
+    let save = |state: &NotebookState, status: RemediationStatus, outcome: Option<&str>| {
+        save_waiting(state, status, outcome, None)
     };
     loop {
         if let Some(next) = ctx.paused(id, resource)? {
@@ -226,12 +301,18 @@ pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
             Command::Wait { reason } => {
                 if reason != last_wait {
                     ctx.step(id, resource, Step::Wait, StepPhase::Wait, reason.clone())?;
-                    last_wait = reason;
                 }
-                if !ctx.shutdown.sleep(poll).await {
-                    continue; // shutdown: journaled at the top of the loop
-                }
-                poll = (poll * 2).min(remediation.max_poll_interval());
+                // The wait is a requeue: the journal says where the fix stands, and this
+                // reconcile gives its slot and its claim back until the next look (or until an
+                // event about the notebook, which brings the look forward).
+                let waiting = Waiting {
+                    reason,
+                    next_poll_ms: (poll * 2).min(remediation.max_poll_interval()).as_millis()
+                        as u64,
+                    owner: ctx.owner.clone(),
+                };
+                save_waiting(&state, RemediationStatus::Running, None, Some(waiting))?;
+                return Ok(Next::RequeueAfter(poll));
             }
             Command::Suspend { reason } => {
                 ctx.step(id, resource, Step::Suspend, StepPhase::Wait, reason)?;

@@ -608,7 +608,7 @@ async fn a_permanent_error_waits_the_maximum_backoff_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_long_wait_keeps_renewing_the_claim() {
+async fn a_waiting_fix_holds_no_claim_and_is_continued_from_the_journal() {
     // Each transition takes 20 polls of 1 s: far longer than the 6 s claim.
     let h = Harness::new(20);
     h.fake.add("slow", NotebookStatus::InService, "Enabled");
@@ -619,19 +619,67 @@ async fn a_long_wait_keeps_renewing_the_claim() {
         h.fake.calls(STOP) == 1
     })
     .await;
-    let (_, first) = h.store.claim_holder(&arn("slow")).unwrap().unwrap();
-    tokio::time::sleep(Duration::from_secs(15)).await;
-    let (holder, later) = h.store.claim_holder(&arn("slow")).unwrap().unwrap();
-    assert_eq!(holder, "a");
-    assert!(later > first + 10_000, "renewed: {first} -> {later}");
-    assert!(later > ctx.now(), "never lapses while the fix waits");
-    // Another replica cannot take it meanwhile.
-    assert!(!h.store.claim(&arn("slow"), "b", ctx.now(), 6_000).unwrap());
+    // Between two looks the fix is a requeue: no claim is held (or it has been given back),
+    // and the journal says what it waits for.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = h.store.claim_holder(&arn("slow")).unwrap();
+    assert!(held.is_none(), "a waiting fix holds no claim: {held:?}");
+    let running = h.store.unfinished_for(&arn("slow")).unwrap().unwrap();
+    assert_eq!(
+        running.state["waiting"]["owner"], "a",
+        "{:#?}",
+        running.state
+    );
+    assert!(running.state["waiting"]["reason"].as_str().is_some());
     until(Duration::from_secs(300), "the fix", || {
         finished(&h, "slow", RemediationStatus::Succeeded)
     })
     .await;
     assert_eq!(h.fix_calls(), (1, 1, 1));
+    let journal = h.journal("slow");
+    let steps: Vec<&str> = journal[0].steps.iter().map(|s| s.step.as_str()).collect();
+    assert!(
+        !steps.contains(&"Resume"),
+        "its own waits are not resumptions: {steps:?}"
+    );
+    let waits = steps.iter().filter(|s| **s == "Wait").count();
+    assert!(
+        waits <= 3,
+        "each wait journaled once, not per look: {steps:?}"
+    );
+    run.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_one_reconcile_slot_every_fix_waits_at_once() {
+    // 12 notebooks, each transition 5 polls, and a single slot: were the waits held inside a
+    // reconcile, the fixes would run one after the other (each Stop after the last Start).
+    let mut h = Harness::new(5);
+    h.config.daemon.reconcile_concurrency = 1;
+    let names: Vec<String> = (0..12).map(|i| format!("nb-{i:02}")).collect();
+    for name in &names {
+        h.fake.add(name, NotebookStatus::InService, "Enabled");
+    }
+    let run = h.start("a");
+    for name in &names {
+        h.trigger(&run.ctx, name, &format!("e-{name}"));
+    }
+    until(Duration::from_secs(60), "every Stop", || {
+        h.fake.calls(STOP) == 12
+    })
+    .await;
+    assert_eq!(
+        h.fake.calls(START),
+        0,
+        "every fix stopped its notebook before any started"
+    );
+    until(Duration::from_secs(600), "every fix", || {
+        names
+            .iter()
+            .all(|n| finished(&h, n, RemediationStatus::Succeeded))
+    })
+    .await;
+    assert_eq!(h.fix_calls(), (12, 12, 12));
     run.stop().await;
 }
 
@@ -649,8 +697,12 @@ async fn shutdown_pauses_a_fix_at_a_step_boundary_and_the_next_start_resumes_it(
     let journal = h.journal("paused");
     assert_eq!(journal.len(), 1);
     assert_eq!(journal[0].status, RemediationStatus::Running);
+    // Stopped in a reconcile (a Pause at the step boundary) or between two (a Wait).
     assert!(
-        journal[0].steps.iter().any(|s| s.step == "Pause"),
+        journal[0]
+            .steps
+            .iter()
+            .any(|s| s.step == "Pause" || s.step == "Wait"),
         "{journal:#?}"
     );
     assert_eq!(h.store.claim_holder(&arn("paused")).unwrap(), None);

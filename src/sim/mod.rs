@@ -98,6 +98,16 @@ pub struct Faults {
     /// `Updating`, then rolls back to `InService` on its old config with a `FailureReason`, as
     /// a blue/green deployment whose new fleet never became healthy.
     pub failed_endpoint_updates: BTreeSet<String>,
+    /// A request-rate limit, as AWS throttles an account: a token bucket of `burst` calls,
+    /// refilled at `per_second`; a call that finds it empty is answered `ThrottlingException`.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// The token bucket of [`Faults::rate_limit`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: f64,
 }
 
 /// How many SageMaker calls reached the simulator, and how many were answered 2xx, by operation.
@@ -202,6 +212,8 @@ struct Shared {
     /// Calls judged for throttling and for server errors, and `PutEvents` entries judged for
     /// failure, since the faults were last set.
     fault_counters: [AtomicU64; 3],
+    /// The rate limit's tokens and when they were last counted.
+    bucket: Mutex<(f64, tokio::time::Instant)>,
     /// The `PutEvents` entries accepted, in order.
     bus: Mutex<Vec<serde_json::Value>>,
     /// Security Hub findings (ASFF), see [`Simulator::add_finding`].
@@ -244,6 +256,7 @@ impl Simulator {
                 faults: Mutex::new(Faults::default()),
                 calls: Mutex::new(CallCounts::default()),
                 request_ids: AtomicU64::new(0),
+                bucket: Mutex::new((0.0, tokio::time::Instant::now())),
                 fault_counters: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
                 bus: Mutex::new(Vec::new()),
                 findings: Mutex::new(Vec::new()),
@@ -300,6 +313,9 @@ impl Simulator {
         let mut current = lock(&self.shared.faults);
         for counter in &self.shared.fault_counters {
             counter.store(0, Ordering::Relaxed);
+        }
+        if let Some(limit) = faults.rate_limit {
+            *lock(&self.shared.bucket) = (limit.burst, tokio::time::Instant::now());
         }
         *current = faults;
     }
@@ -392,6 +408,21 @@ impl Simulator {
             .or_default() += 1;
     }
 
+    /// One token from the rate limit's bucket, if there is one.
+    fn take_token(&self, limit: RateLimit) -> bool {
+        let mut bucket = lock(&self.shared.bucket);
+        let now = tokio::time::Instant::now();
+        let (tokens, at) = *bucket;
+        let refilled =
+            (tokens + now.duration_since(at).as_secs_f64() * limit.per_second).min(limit.burst);
+        let (left, taken) = match refilled >= 1.0 {
+            true => (refilled - 1.0, true),
+            false => (refilled, false),
+        };
+        *bucket = (left, now);
+        taken
+    }
+
     fn count_succeeded_on(&self, op: &str, body: &[u8]) {
         let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
             return;
@@ -428,6 +459,11 @@ impl Simulator {
         }
         if faults.access_denied.contains(op) {
             return Err(SimError::access_denied(op));
+        }
+        if let Some(limit) = faults.rate_limit {
+            if !self.take_token(limit) {
+                return Err(SimError::throttling());
+            }
         }
         let [throttles, server_errors, entries] = &self.shared.fault_counters;
         if spread_hit(throttles, faults.throttle_share) {
@@ -626,6 +662,9 @@ struct FaultsBody {
     access_denied: BTreeSet<String>,
     unsupported: BTreeSet<String>,
     failed_endpoint_updates: BTreeSet<String>,
+    /// Calls per second allowed (0: no limit), with `rate_limit_burst` (default: one second's).
+    rate_limit_per_sec: f64,
+    rate_limit_burst: Option<f64>,
 }
 
 async fn admin_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
@@ -640,6 +679,10 @@ async fn admin_faults(State(sim): State<Simulator>, body: Bytes) -> Response {
                 access_denied: f.access_denied,
                 unsupported: f.unsupported,
                 failed_endpoint_updates: f.failed_endpoint_updates,
+                rate_limit: (f.rate_limit_per_sec > 0.0).then(|| RateLimit {
+                    per_second: f.rate_limit_per_sec,
+                    burst: f.rate_limit_burst.unwrap_or(f.rate_limit_per_sec).max(1.0),
+                }),
             });
             admin_json(StatusCode::OK, serde_json::json!({ "ok": true }))
         }

@@ -16,7 +16,7 @@ use aws_sdk_sagemaker::Client;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Faults, SimConfig, SimHandle, Simulator};
+use super::{Faults, RateLimit, SimConfig, SimHandle, Simulator};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/notebooks";
 const ARN_PREFIX: &str = "arn:aws:sagemaker:us-east-1:123456789012";
@@ -548,6 +548,51 @@ async fn add_tags_overwrites_and_list_tags_pages() {
     let missing = format!("{ARN_PREFIX}:notebook-instance/missing");
     let (code, _) = error(client.list_tags().resource_arn(missing).send().await);
     assert_eq!(code, "ValidationException");
+}
+
+#[tokio::test]
+async fn a_rate_limit_throttles_past_its_bucket_and_refills_with_time() {
+    let handle = sim(0).await;
+    let client = client(&handle);
+    create_notebook(&client, "nb").await;
+    handle.simulator.set_faults(Faults {
+        rate_limit: Some(RateLimit {
+            per_second: 2.0,
+            burst: 3.0,
+        }),
+        ..Faults::default()
+    });
+    handle.simulator.reset_calls();
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(match client.list_notebook_instances().send().await {
+            Ok(_) => "ok".to_string(),
+            Err(e) => error::<(), _>(Err(e)).0,
+        });
+    }
+    assert_eq!(
+        codes,
+        [
+            "ok",
+            "ok",
+            "ok",
+            "ThrottlingException",
+            "ThrottlingException"
+        ],
+        "a bucket of 3"
+    );
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    let again: Vec<bool> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(client.list_notebook_instances().send().await.is_ok());
+        }
+        v
+    };
+    assert_eq!(again, [true, true, false], "2 tokens a second");
+    let calls = handle.simulator.calls();
+    assert_eq!(calls.received("ListNotebookInstances"), 8);
+    assert_eq!(calls.succeeded("ListNotebookInstances"), 5);
 }
 
 #[tokio::test]

@@ -1,0 +1,402 @@
+//! Organisation-scale sweep benchmark, printing figures (no harness). Run with
+//! `cargo bench --bench org_scale` (release) or `--profile dev` (counts only).
+//!
+//! 20 accounts (BENCH_ACCOUNTS) x 2 regions, one simulator process per account, each throttling
+//! like AWS: a token bucket of BENCH_RATE calls per second (default 40) for the account, both
+//! regions together; a call that finds it empty is answered `ThrottlingException`. Seeded with
+//! 10,000 notebooks (BENCH_NOTEBOOKS) plus 10% as many endpoint configs and models and 2% as
+//! many images, 1% of the notebooks failing SageMaker.3. Swept through the real SDK over HTTP,
+//! every account's targets at once, with the daemon's call stack paced at the account's rate
+//! (`aws.requests_per_second`). Reports:
+//!
+//! 1. the first (full) sweep's wall time against the floor: the busiest account's successful
+//!    calls divided by the allowed rate;
+//! 2. a steady sweep (the daemon's, with what the first found compliant): calls per resource;
+//! 3. peak RSS of this process, holding every snapshot and the cache;
+//! 4. faults in 3 of the accounts (AccessDenied on listing notebooks, 30% HTTP 500, 50%
+//!    throttling) while the others carry on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use aws_config::Region;
+use futures::stream::{self, StreamExt};
+use sagemaker_remediator::audit::{self, Progress, Sweep, Target};
+use sagemaker_remediator::aws::{CallStack, SdkSageMaker, StackSettings};
+use sagemaker_remediator::controls::{self, Params};
+use sagemaker_remediator::demo::{self, SeedNotebook};
+use sagemaker_remediator::model::Status;
+use sagemaker_remediator::sim::CallCounts;
+
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn admin(endpoint: &str, method: &str, path: &str, body: &str) -> String {
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+fn calls(endpoint: &str) -> CallCounts {
+    let body = admin(endpoint, "GET", "/_sim/calls", "");
+    let start = body.find('{').unwrap();
+    let end = body.rfind('}').unwrap();
+    serde_json::from_str(&body[start..=end]).unwrap()
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// One account: its simulator process and endpoint.
+struct Account {
+    id: String,
+    endpoint: String,
+    process: Child,
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn start_account(i: usize) -> Account {
+    let id = format!("{:012}", 100_000_000_000u64 + i as u64);
+    let mut process = Command::new(env!("CARGO_BIN_EXE_sagemaker-remediator"))
+        .args(["simulator", "--delay-ms", "0", "--account", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(process.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Account {
+        id,
+        endpoint: line.trim().to_string(),
+        process,
+    }
+}
+
+async fn client(endpoint: &str, region: &str) -> aws_sdk_sagemaker::Client {
+    let sdk = demo::emulator_sdk_config(endpoint).await;
+    let sdk = sdk
+        .to_builder()
+        .region(Region::new(region.to_string()))
+        .build();
+    aws_sdk_sagemaker::Client::new(&sdk)
+}
+
+/// Seeds one account and region: `notebooks` notebooks (1% failing SageMaker.3), a tenth as
+/// many models and endpoint configs, a fiftieth as many images.
+async fn seed(client: &aws_sdk_sagemaker::Client, prefix: &str, notebooks: usize) {
+    use aws_sdk_sagemaker::types::*;
+    stream::iter(0..notebooks)
+        .map(|i| {
+            let client = client.clone();
+            let name: &'static str = Box::leak(format!("{prefix}-nb-{i:05}").into_boxed_str());
+            async move {
+                demo::seed_notebook(
+                    &client,
+                    &SeedNotebook {
+                        name,
+                        direct_internet_access: false,
+                        in_vpc: true,
+                        root_access: i % 100 == 7,
+                        platform: Some("notebook-al2023-v1"),
+                    },
+                )
+                .await
+                .unwrap();
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+    let others = (notebooks / 10).max(1);
+    stream::iter(0..others)
+        .map(|i| {
+            let client = client.clone();
+            async move {
+                let model = format!("{prefix}-model-{i:04}");
+                client
+                    .create_model()
+                    .model_name(&model)
+                    .execution_role_arn(ROLE)
+                    .enable_network_isolation(true)
+                    .primary_container(
+                        ContainerDefinition::builder()
+                            .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/m:latest")
+                            .build(),
+                    )
+                    .tags(Tag::builder().key("owner").value("ml").build().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                client
+                    .create_endpoint_config()
+                    .endpoint_config_name(format!("{prefix}-config-{i:04}"))
+                    .production_variants(
+                        ProductionVariant::builder()
+                            .variant_name("v1")
+                            .model_name(&model)
+                            .instance_type(ProductionVariantInstanceType::MlM5Large)
+                            .initial_instance_count(2)
+                            .build(),
+                    )
+                    .tags(Tag::builder().key("owner").value("ml").build().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    for i in 0..(notebooks / 50).max(1) {
+        client
+            .create_image()
+            .image_name(format!("{prefix}-image-{i:03}"))
+            .role_arn(ROLE)
+            .tags(Tag::builder().key("owner").value("ml").build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Sweeps every target, the targets of an account sharing its call stack; the sweeps by
+/// (account, region) and the wall time.
+async fn sweep_all(
+    apis: &[(Target, SdkSageMaker)],
+    known: &HashMap<String, String>,
+) -> (Vec<(Target, Sweep)>, f64) {
+    let started = Instant::now();
+    let sweeps = stream::iter(apis.iter())
+        .map(|(target, api)| async move {
+            let sweep = audit::sweep_with(api, target, 16, &Progress::new(false), known).await;
+            (target.clone(), sweep)
+        })
+        .buffer_unordered(apis.len())
+        .collect::<Vec<_>>()
+        .await;
+    (sweeps, started.elapsed().as_secs_f64())
+}
+
+fn resources(sweeps: &[(Target, Sweep)]) -> usize {
+    sweeps
+        .iter()
+        .map(|(_, s)| s.snapshots.len() + s.unchanged)
+        .sum()
+}
+
+/// The resources each sweep found compliant, with their List versions (the daemon's cache).
+fn compliant(sweeps: &[(Target, Sweep)], params: &Params) -> HashMap<String, String> {
+    let mut known = HashMap::new();
+    for (_, sweep) in sweeps {
+        for s in &sweep.snapshots {
+            let passed = controls::evaluate(s, params)
+                .iter()
+                .all(|e| e.status != Status::Failed);
+            let arn = s.resource.arn.to_string();
+            if let (true, Some(v)) = (passed, sweep.versions.get(&arn)) {
+                known.insert(arn, v.clone());
+            }
+        }
+    }
+    known
+}
+
+fn reset(accounts: &[Account]) {
+    for a in accounts {
+        admin(&a.endpoint, "POST", "/_sim/calls/reset", "");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let n_accounts = env_or("BENCH_ACCOUNTS", 20);
+    let n_notebooks = env_or("BENCH_NOTEBOOKS", 10_000);
+    let rate = env_or("BENCH_RATE", 40) as f64;
+    let per_target = n_notebooks / (n_accounts * REGIONS.len());
+    let accounts: Vec<Account> = (0..n_accounts).map(start_account).collect();
+
+    let seeding = Instant::now();
+    stream::iter(accounts.iter())
+        .flat_map(|a| stream::iter(REGIONS.iter().map(move |r| (a, *r))))
+        .map(|(a, region)| async move {
+            let c = client(&a.endpoint, region).await;
+            seed(&c, &format!("a{}-{region}", &a.id[8..]), per_target).await;
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    println!(
+        "seeded {n_accounts} accounts x {} regions, {} notebooks each, in {:.1} s",
+        REGIONS.len(),
+        per_target,
+        seeding.elapsed().as_secs_f64()
+    );
+
+    // The daemon's stack per account, paced at the account's allowed rate.
+    let settings = StackSettings {
+        requests_per_second: Some(rate),
+        ..StackSettings::default()
+    };
+    let mut apis = Vec::new();
+    for a in &accounts {
+        let stack = CallStack::new(settings);
+        for region in REGIONS {
+            let sdk = demo::emulator_sdk_config(&a.endpoint).await;
+            let sdk = sdk.to_builder().region(Region::new(region)).build();
+            apis.push((
+                Target {
+                    account: a.id.clone(),
+                    region: region.to_string(),
+                },
+                SdkSageMaker::new(&sdk, stack.clone()),
+            ));
+        }
+    }
+    for a in &accounts {
+        admin(
+            &a.endpoint,
+            "POST",
+            "/_sim/faults",
+            &format!("{{\"rate_limit_per_sec\": {rate}}}"),
+        );
+    }
+    reset(&accounts);
+
+    println!("\n== 1. first sweep, full read, {rate} calls/s allowed per account ==");
+    let (first, wall) = sweep_all(&apis, &HashMap::new()).await;
+    let errors: usize = first.iter().map(|(_, s)| s.errors.len()).sum();
+    let counts: Vec<CallCounts> = accounts.iter().map(|a| calls(&a.endpoint)).collect();
+    let succeeded: Vec<u64> = counts.iter().map(|c| c.total_succeeded()).collect();
+    let throttled: u64 = counts
+        .iter()
+        .map(|c| c.total_received() - c.total_succeeded())
+        .sum();
+    let busiest = *succeeded.iter().max().unwrap() as f64;
+    let floor = busiest / rate;
+    let total: u64 = succeeded.iter().sum();
+    let found = resources(&first);
+    println!("resources swept: {found}; sweep errors: {errors}");
+    println!("calls: {total} answered, {throttled} throttled; busiest account {busiest:.0} calls");
+    println!(
+        "wall {wall:.1} s, floor {floor:.1} s (busiest account's calls / {rate}/s): {:.3}x",
+        wall / floor
+    );
+
+    println!("\n== 2. steady sweep (the daemon's cache: what the first found compliant) ==");
+    let params = Params {
+        required_tag_keys: Vec::new(),
+        supported_platforms: vec!["notebook-al2023-v1".into()],
+    };
+    let known = compliant(&first, &params);
+    reset(&accounts);
+    let (second, wall2) = sweep_all(&apis, &known).await;
+    let steady_calls: u64 = accounts
+        .iter()
+        .map(|a| calls(&a.endpoint).total_received())
+        .sum();
+    let unchanged: usize = second.iter().map(|(_, s)| s.unchanged).sum();
+    let described: usize = second.iter().map(|(_, s)| s.snapshots.len()).sum();
+    println!(
+        "{steady_calls} calls for {found} resources: {:.4} calls/resource ({unchanged} unchanged, {described} described), {wall2:.1} s",
+        steady_calls as f64 / found as f64
+    );
+
+    println!("\n== 3. memory ==");
+    println!(
+        "peak RSS of this process with {found} resources tracked (snapshots and cache): {:.1} MiB",
+        peak_rss_mib()
+    );
+    drop(first);
+    drop(second);
+
+    println!("\n== 4. faults in 3 of {n_accounts} accounts, the others carry on ==");
+    let storms = [
+        (
+            0,
+            "{\"access_denied\": [\"ListNotebookInstances\"]}".to_string(),
+            "AccessDenied on ListNotebookInstances",
+        ),
+        (
+            1,
+            format!("{{\"server_error_share\": 0.3, \"rate_limit_per_sec\": {rate}}}"),
+            "30% HTTP 500",
+        ),
+        (
+            2,
+            format!("{{\"throttle_share\": 0.5, \"rate_limit_per_sec\": {rate}}}"),
+            "50% ThrottlingException",
+        ),
+    ];
+    for (i, body, _) in &storms {
+        admin(&accounts[*i].endpoint, "POST", "/_sim/faults", body);
+    }
+    reset(&accounts);
+    let (faulted, wall3) = sweep_all(&apis, &known).await;
+    for (i, _, what) in &storms {
+        let id = &accounts[*i].id;
+        let errs: Vec<String> = faulted
+            .iter()
+            .filter(|(t, _)| &t.account == id)
+            .flat_map(|(_, s)| s.errors.iter().map(audit::describe_error))
+            .collect();
+        println!(
+            "account {id} ({what}): {} sweep error(s){}",
+            errs.len(),
+            errs.first()
+                .map(|e| format!(", e.g. {e}"))
+                .unwrap_or_default()
+        );
+    }
+    let faulty: Vec<&String> = storms.iter().map(|(i, _, _)| &accounts[*i].id).collect();
+    let others_clean = faulted
+        .iter()
+        .filter(|(t, _)| !faulty.contains(&&t.account))
+        .all(|(_, s)| s.errors.is_empty());
+    println!(
+        "the other {} accounts: {} ({wall3:.1} s)",
+        n_accounts - storms.len(),
+        if others_clean {
+            "complete, no errors"
+        } else {
+            "ERRORS"
+        }
+    );
+}
