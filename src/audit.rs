@@ -65,6 +65,9 @@ pub struct Report {
     /// With `controls.from_security_hub`: where Security Hub's parameters differ from the
     /// configured ones (and were used), or could not be read.
     pub parameter_notes: Vec<String>,
+    /// With the daemon's sweep cache (`audit --cached`): the resources listed unchanged since
+    /// the daemon last found them compliant, not described or judged again.
+    pub unchanged_arns: Vec<String>,
 }
 
 impl Report {
@@ -481,6 +484,17 @@ pub fn stack_settings() -> StackSettings {
 
 /// Runs the whole audit: every configured account and region, concurrently.
 pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Report {
+    run_cached(config, base, progress, None).await
+}
+
+/// [`run`], describing only what the daemon's sweeps have not found compliant since it last
+/// changed (`cache`: the daemon's store, see [`crate::store::Store::seen`]).
+pub async fn run_cached(
+    config: &Config,
+    base: &SdkConfig,
+    progress: &Progress,
+    cache: Option<&dyn crate::store::Store>,
+) -> Report {
     let (targets, mut errors) = targets(config, base).await;
     let concurrency = config.audit.concurrency;
     let from_hub = config.controls.from_security_hub;
@@ -492,7 +506,19 @@ pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Repo
                 false => None,
             }
         };
-        let (swept, hub) = futures::join!(sweep(&api, target, concurrency, progress), hub);
+        let known = match cache {
+            Some(store) => store
+                .seen(&target.account, &target.region)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(event = "sweep_cache_unreadable", error = %e, "describing everything");
+                    HashMap::new()
+                }),
+            None => HashMap::new(),
+        };
+        let (swept, hub) = futures::join!(
+            sweep_with(&api, target, concurrency, progress, &known),
+            hub
+        );
         (swept, hub)
     }))
     .await;
@@ -500,8 +526,10 @@ pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Repo
     let mut evaluations = Vec::new();
     let mut resources = 0;
     let mut parameter_notes = Vec::new();
+    let mut unchanged_arns = Vec::new();
     for ((target, _), (s, hub)) in targets.iter().zip(sweeps) {
         errors.extend(s.errors);
+        unchanged_arns.extend(s.unchanged_arns);
         resources += s.snapshots.len();
         let hub = match hub {
             Some(Ok(found)) => Some(found),
@@ -539,6 +567,7 @@ pub async fn run(config: &Config, base: &SdkConfig, progress: &Progress) -> Repo
         evaluations,
         errors,
         parameter_notes,
+        unchanged_arns,
     }
 }
 
@@ -578,6 +607,13 @@ pub fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     for e in &report.errors {
         writeln!(out, "{}", error_json(e))?;
+    }
+    for arn in &report.unchanged_arns {
+        let record = serde_json::json!({
+            "resource_arn": arn,
+            "cached": "compliant when the daemon last described it, unchanged since (not judged again)",
+        });
+        writeln!(out, "{record}")?;
     }
     Ok(())
 }
@@ -636,6 +672,15 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 e.reason
             )?;
         }
+    }
+    if !report.unchanged_arns.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Not judged again ({}): compliant when the daemon last described them, unchanged \
+             since (--cached).",
+            report.unchanged_arns.len()
+        )?;
     }
     if !report.parameter_notes.is_empty() {
         writeln!(out)?;

@@ -48,6 +48,11 @@ enum Command {
         /// stdout, one object per (control, resource) evaluation.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Use the daemon's sweep cache (in daemon.store): describe only what its sweeps have
+        /// not found compliant since it last changed, and count the rest as unchanged. Without
+        /// it (the default) every resource is read and judged.
+        #[arg(long)]
+        cached: bool,
     },
     /// Run the daemon: consume EventBridge events from SQS (daemon.queue_url), sweep
     /// periodically, reconcile each affected resource and, in enforce mode and opted-in
@@ -391,13 +396,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { format } => {
+        Command::Audit { format, cached } => {
             let base = aws::base_config().await;
             let progress = match format {
                 Format::Table => Progress::on_terminal(),
                 Format::Json => Progress::new(false),
             };
-            let report = audit::run(&config, &base, &progress).await;
+            let cache = match cached {
+                true => Some(open_store(&config).await?),
+                false => None,
+            };
+            let report = audit::run_cached(&config, &base, &progress, cache.as_deref()).await;
             for e in &report.errors {
                 eprintln!("{}", audit::describe_error(e));
             }

@@ -864,4 +864,43 @@ async fn a_steady_sweep_describes_nothing_unchanged_and_still_catches_root_acces
     }
     assert!(seen().contains(&"quiet-a".to_string()), "{:?}", seen());
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
+
+    // `audit --cached` uses the same cache: what the daemon found compliant and is unchanged
+    // is not described again; plain `audit` reads everything.
+    world.sim.simulator.reset_calls();
+    let cached = world.cli(&["audit", "--cached", "--format", "json"]);
+    assert!(cached.status.success(), "{}", common::stderr(&cached));
+    let records = common::json_lines(&cached);
+    let unchanged: Vec<&str> = records
+        .iter()
+        .filter(|r| r.get("cached").is_some())
+        .map(|r| r["resource_arn"].as_str().unwrap())
+        .collect();
+    assert!(
+        unchanged.iter().any(|arn| arn.ends_with("/quiet-a")),
+        "{records:#?}"
+    );
+    let judged_a = |records: &[serde_json::Value]| {
+        records.iter().any(|r| {
+            r.get("control").is_some() && r["resource_arn"].as_str().unwrap().ends_with("/quiet-a")
+        })
+    };
+    assert!(!judged_a(&records), "not judged again: {records:#?}");
+    let describes = world
+        .sim
+        .simulator
+        .calls()
+        .received("DescribeNotebookInstance");
+    let full = world.cli(&["audit", "--format", "json"]);
+    assert!(full.status.success(), "{}", common::stderr(&full));
+    assert!(judged_a(&common::json_lines(&full)));
+    assert!(
+        world
+            .sim
+            .simulator
+            .calls()
+            .received("DescribeNotebookInstance")
+            >= describes + 2,
+        "the full audit describes both notebooks, --cached {describes} of them"
+    );
 }

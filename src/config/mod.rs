@@ -389,6 +389,12 @@ pub struct DaemonConfig {
     #[default(0.1)]
     #[garde(custom(within(0.0, 0.5)))]
     pub sweep_jitter: f64,
+    /// How many accounts and regions a sweep reads at once, 1 to 256 (each is paced by its own
+    /// `aws.requests_per_second`; more at once is faster across an organisation, and holds
+    /// more of what is read in memory at a time).
+    #[default(64)]
+    #[garde(custom(within(1, 256)))]
+    pub sweep_targets_at_once: usize,
     /// How often a sweep reads everything again, in seconds (0: every sweep). In between, a
     /// sweep describes only what its List calls show new or changed since it was last found
     /// compliant (a notebook's last modification and status; endpoint configs and models

@@ -489,11 +489,7 @@ impl DynamoStore {
         self.get_many(keys)
             .await?
             .iter()
-            .map(|i| {
-                body(i, &|| {
-                    format!("remediation {}", get_s(i, SK).unwrap_or("?"))
-                })
-            })
+            .map(|i| body(i, || format!("remediation {}", get_s(i, SK).unwrap_or("?"))))
             .collect()
     }
 
@@ -576,7 +572,7 @@ impl DynamoStore {
             .unwrap_or("?")
             .trim_start_matches("TRIGGER#")
             .to_string();
-        let trigger: Trigger = body(item, &|| format!("trigger of {arn}"))?;
+        let trigger: Trigger = body(item, || format!("trigger of {arn}"))?;
         let num = |name: &str| {
             get_n(item, name).ok_or_else(|| StoreError::Corrupt {
                 what: format!("trigger of {arn}"),
@@ -770,7 +766,7 @@ impl DynamoStore {
             }));
         };
         let rev = get_n(&item, REV).unwrap_or(0);
-        let mut r: Remediation = body(&item, &|| format!("remediation {id}"))?;
+        let mut r: Remediation = body(&item, || format!("remediation {id}"))?;
         let mut writes = change(&mut r)?;
         writes.insert(
             0,
@@ -793,7 +789,7 @@ impl DynamoStore {
             .iter()
             .map(|i| {
                 let id: i64 = get_s(i, SK).and_then(|k| k.parse().ok()).unwrap_or(0);
-                let mut a: Approval = body(i, &|| format!("approval {id}"))?;
+                let mut a: Approval = body(i, || format!("approval {id}"))?;
                 a.id = id;
                 Ok((get_n(i, REV).unwrap_or(0), a))
             })
@@ -829,7 +825,7 @@ impl DynamoStore {
                 });
             };
             let rev = get_n(&item, REV).unwrap_or(0);
-            let mut current: Approval = body(&item, &|| format!("approval {id}"))?;
+            let mut current: Approval = body(&item, || format!("approval {id}"))?;
             current.id = id;
             let (write, result) = change(current);
             let Some(a) = write else { return result };
@@ -855,7 +851,7 @@ impl DynamoStore {
         self.query(pk, true, None, |_| true)
             .await?
             .iter()
-            .map(|i| body(i, &|| format!("{kind} of {}", get_s(i, SK).unwrap_or("?"))))
+            .map(|i| body(i, || format!("{kind} of {}", get_s(i, SK).unwrap_or("?"))))
             .collect()
     }
 
@@ -887,7 +883,7 @@ fn due_sk(not_before: Millis, arn: &str) -> String {
 
 fn existing_of(item: &Item) -> Result<Existing, StoreError> {
     let what = || format!("trigger {}", get_s(item, PK).unwrap_or("?"));
-    let trigger: Trigger = body(item, &what)?;
+    let trigger: Trigger = body(item, what)?;
     let num = |name: &str| {
         get_n(item, name).ok_or_else(|| StoreError::Corrupt {
             what: what(),
@@ -1228,14 +1224,10 @@ impl Store for DynamoStore {
                     .query("REMEDIATION", false, Some(limit), |_| true)
                     .await?
                     .iter()
-                    .map(|i| {
-                        body(i, &|| {
-                            format!("remediation {}", get_s(i, SK).unwrap_or("?"))
-                        })
-                    })
+                    .map(|i| body(i, || format!("remediation {}", get_s(i, SK).unwrap_or("?"))))
                     .collect::<Result<_, _>>()?,
             };
-            found.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+            found.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
             found.truncate(limit);
             Ok(found)
         })
@@ -1368,7 +1360,7 @@ impl Store for DynamoStore {
                 .await?;
             let mut due: Vec<OutboxEntry> = items
                 .iter()
-                .map(|i| body(i, &|| format!("notice {}", get_s(i, SK).unwrap_or("?"))))
+                .map(|i| body(i, || format!("notice {}", get_s(i, SK).unwrap_or("?"))))
                 .collect::<Result<_, _>>()?;
             due.sort_by(|a, b| {
                 (a.next_attempt_at, a.notice.at, &a.notice.event_id).cmp(&(
