@@ -96,7 +96,7 @@ async fn main() {
 accounts = [{{id = "{ACCOUNT}", enforce = true, regions = ["{REGION}"]}}]
 remediation = {{poll_interval_secs = 1, max_poll_interval_secs = 5}}
 aws = {{requests_per_second = 500.0}}
-limits = {{notebook_fixes_per_hour = 100000, notebook_fixes_at_once = 100000}}
+limits = {{notebook_fixes_per_hour = 10000, notebook_fixes_at_once = 1000}}
 [daemon]
 sweep_interval_secs = 0
 listen = "127.0.0.1:0"

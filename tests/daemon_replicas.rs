@@ -219,3 +219,58 @@ async fn a_replica_killed_mid_fix_is_taken_over_by_another_without_repeating_a_c
     );
     assert!(second.terminate().success(), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_or_the_queue_gone_mid_run_stops_nothing_and_the_daemon_recovers() {
+    let world = World::start(Duration::from_millis(200)).await.with_table();
+    let mut daemon = world.replica(0, "", &[]);
+    daemon.wait_ready().await;
+    let dynamodb =
+        aws_sdk_dynamodb::Client::new(&demo::emulator_sdk_config(&world.moto.endpoint).await);
+    dynamodb
+        .delete_table()
+        .table_name(world.table.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !daemon.log_text().contains("store_unavailable") {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(daemon.get("/healthz").map(|(code, _)| code), Some(200));
+
+    // The table back (as after a restore): the daemon carries on, and an event gets a fix.
+    let out = world.cli(&["store", "init"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    world.notebook("after-restore", true).await;
+    world
+        .put_events(&[family_event("securityhub", "after-restore")])
+        .await;
+    world
+        .wait_journal(Duration::from_secs(90), "the fix after the restore", |j| {
+            all_fixed(j, &["after-restore"])
+        })
+        .await;
+    assert!(
+        daemon.log_text().contains("store_recovered"),
+        "{}",
+        daemon.log_text()
+    );
+
+    // The queue deleted: the intake backs off and says so; the daemon stays up.
+    world
+        .sqs
+        .delete_queue()
+        .queue_url(&world.queue_url)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !daemon.log_text().contains("sqs_receive_failed") {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(daemon.get("/healthz").map(|(code, _)| code), Some(200));
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+}

@@ -506,7 +506,13 @@ impl DynamoStore {
                 })
                 .push(t);
         }
+        // Each ARN's write is conditional on what was read; the writes go out together, and
+        // only the ARNs another writer got to first are read and written again. (No
+        // transaction: each trigger only has to be durable before its message is deleted.)
         for _ in 0..CONTENDED_ATTEMPTS {
+            if order.is_empty() {
+                return Ok(());
+            }
             let keys = order.iter().map(|arn| key(&trigger_pk(arn), "T")).collect();
             let stored: HashMap<String, Item> = self
                 .get_many(keys)
@@ -553,18 +559,25 @@ impl DynamoStore {
                 row.insert(DUE_PK.to_string(), s("due"));
                 row.insert(DUE_SK.to_string(), s(due_sk(merged.not_before, arn)));
                 row.insert(EXPIRES.to_string(), expiry(now, self.retention_ms));
-                writes.push(match old_gen {
+                let write = match old_gen {
                     Some(g) => self.put(row, Some("gen = :g"), vec![(":g", n(g))])?,
                     None => self.put(row, Some("attribute_not_exists(pk)"), Vec::new())?,
-                });
+                };
+                writes.push((*arn, write));
             }
-            match self.transact(writes).await {
-                Ok(()) => return Ok(()),
-                Err(Failed::Condition) => continue,
-                Err(Failed::Store(e)) => return Err(e),
+            let results =
+                futures::future::join_all(writes.iter().map(|(_, w)| self.write_one(w))).await;
+            let mut again = Vec::new();
+            for ((arn, _), result) in writes.iter().zip(results) {
+                match result {
+                    Ok(()) => {}
+                    Err(Failed::Condition) => again.push(*arn),
+                    Err(Failed::Store(e)) => return Err(e),
+                }
             }
+            order = again;
         }
-        Err(Failed::Condition.into_store(&self.table, "TransactWriteItems"))
+        Err(Failed::Condition.into_store(&self.table, "PutItem"))
     }
 
     fn pending_of(&self, item: &Item) -> Result<Pending, StoreError> {
@@ -916,11 +929,11 @@ impl Store for DynamoStore {
             return Ok(());
         }
         self.block(async {
-            // A transaction holds at most 100 items: chunks of whole ARNs, 25 at a time.
+            // BatchGetItem reads at most 100 items: chunks of whole ARNs, 100 at a time.
             let mut arns: Vec<&str> = triggers.iter().map(|t| t.arn.as_str()).collect();
             arns.sort_unstable();
             arns.dedup();
-            for chunk in arns.chunks(25) {
+            for chunk in arns.chunks(100) {
                 let part: Vec<&Trigger> = triggers
                     .iter()
                     .filter(|t| chunk.binary_search(&t.arn.as_str()).is_ok())

@@ -295,9 +295,14 @@ pub enum DynamoReason {
 impl DynamoReason {
     /// Worth trying again later (the scheduler backs off instead of stopping).
     pub fn is_transient(self) -> bool {
+        // A table that disappears while the daemon runs (deleted, being restored) is waited
+        // for too: the start-up check already refused a wrong name.
         matches!(
             self,
-            DynamoReason::Throttled | DynamoReason::Unavailable | DynamoReason::Contended
+            DynamoReason::Throttled
+                | DynamoReason::Unavailable
+                | DynamoReason::Contended
+                | DynamoReason::NoTable
         )
     }
 }
