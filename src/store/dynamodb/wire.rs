@@ -190,3 +190,89 @@ where
         Err(_) => rt.block_on(f),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn service(code: &str, message: &str) -> SdkError<GetItemError, Response> {
+        let error =
+            GetItemError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        let raw = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+        SdkError::service_error(error, raw)
+    }
+
+    fn reason(error: SdkError<GetItemError, Response>) -> Option<DynamoReason> {
+        match classify("t", "GetItem", error) {
+            Failed::Condition => None,
+            Failed::Store(StoreError::Dynamo { reason, .. }) => Some(reason),
+            Failed::Store(other) => panic!("not a DynamoDB error: {other}"),
+        }
+    }
+
+    #[test]
+    fn dynamodb_errors_are_classified_and_only_the_passing_ones_are_transient() {
+        use DynamoReason::*;
+        let cases = [
+            ("ConditionalCheckFailedException", "", None),
+            (
+                "TransactionCanceledException",
+                "Transaction cancelled [ConditionalCheckFailed, None]",
+                None,
+            ),
+            (
+                "TransactionCanceledException",
+                "[ValidationError]",
+                Some(Other),
+            ),
+            (
+                "ProvisionedThroughputExceededException",
+                "",
+                Some(Throttled),
+            ),
+            ("ThrottlingException", "", Some(Throttled)),
+            ("RequestLimitExceeded", "", Some(Throttled)),
+            ("AccessDeniedException", "", Some(AccessDenied)),
+            ("UnrecognizedClientException", "", Some(AccessDenied)),
+            ("ResourceNotFoundException", "", Some(NoTable)),
+            ("ValidationException", "", Some(Rejected)),
+            ("InternalServerError", "", Some(Unavailable)),
+        ];
+        for (code, message, expected) in cases {
+            assert_eq!(reason(service(code, message)), expected, "{code} {message}");
+        }
+        let timeout: SdkError<GetItemError, Response> =
+            SdkError::timeout_error(Box::new(std::io::Error::other("slow")));
+        assert_eq!(reason(timeout), Some(Unavailable));
+        for r in [Throttled, Unavailable, Contended, NoTable] {
+            assert!(r.is_transient(), "{r}");
+        }
+        for r in [AccessDenied, Rejected, Other] {
+            assert!(!r.is_transient(), "{r}");
+        }
+    }
+
+    #[test]
+    fn a_store_error_names_the_table_the_call_and_the_remedy() {
+        let Failed::Store(e) = classify(
+            "journal",
+            "GetItem",
+            service("ResourceNotFoundException", "gone"),
+        ) else {
+            panic!("a missing table is not a condition");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("journal") && text.contains("GetItem"),
+            "{text}"
+        );
+        assert!(text.contains("store init"), "{text}");
+        assert!(e.is_transient());
+    }
+}
