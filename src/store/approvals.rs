@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Millis, RemediationKind};
+use super::{Millis, RemediationKind, StoreError};
 use crate::model::{ControlId, ResourceRef};
 
 /// Where a request stands.
@@ -66,21 +66,31 @@ pub enum Verdict {
     Reject,
 }
 
-/// What a decision does to `a` at `at`: the decided request, or why it cannot be decided.
-pub(in crate::store) fn decided(
+/// What the store writes for a change of a request, and what the call answers: the rules
+/// both backends apply, each inside its own transaction or conditional write.
+pub(in crate::store) type Change<R> = (Option<Approval>, Result<R, StoreError>);
+
+/// A decision on `a` at `at`: the decided request to write, or the conflict (a request that
+/// expired meanwhile is written as `Expired`).
+pub(in crate::store) fn decide(
     mut a: Approval,
     verdict: Verdict,
     by: &str,
     reason: &str,
     at: Millis,
-) -> Result<Approval, Box<(Approval, String)>> {
+) -> Change<Approval> {
+    let conflict = |id, message| StoreError::Conflict {
+        what: format!("approval request {id}"),
+        message,
+    };
     if a.state != ApprovalState::Pending {
-        let state = a.state;
-        return Err(Box::new((a, format!("it is {state}, not pending"))));
+        let message = format!("it is {}, not pending", a.state);
+        return (None, Err(conflict(a.id, message)));
     }
     if a.expires_at <= at {
         a.state = ApprovalState::Expired;
-        return Err(Box::new((a, "it expired before the decision".to_string())));
+        let message = "it expired before the decision".to_string();
+        return (Some(a.clone()), Err(conflict(a.id, message)));
     }
     a.state = match verdict {
         Verdict::Approve => ApprovalState::Approved,
@@ -89,5 +99,27 @@ pub(in crate::store) fn decided(
     a.decided_by = Some(by.to_string());
     a.decided_at = Some(at);
     a.reason = Some(reason.to_string());
-    Ok(a)
+    (Some(a.clone()), Ok(a))
+}
+
+/// A pending request whose time ran out, as `Expired`; nothing for any other.
+pub(in crate::store) fn expire(mut a: Approval) -> Change<()> {
+    if a.state != ApprovalState::Pending {
+        return (None, Ok(()));
+    }
+    a.state = ApprovalState::Expired;
+    (Some(a), Ok(()))
+}
+
+/// An approved, unused request bound to the remediation it allowed; a conflict otherwise.
+pub(in crate::store) fn bind(mut a: Approval, remediation_id: i64) -> Change<()> {
+    if a.state != ApprovalState::Approved || a.remediation_id.is_some() {
+        let conflict = StoreError::Conflict {
+            what: format!("approval request {}", a.id),
+            message: format!("it is {}, or used already", a.state),
+        };
+        return (None, Err(conflict));
+    }
+    a.remediation_id = Some(remediation_id);
+    (Some(a), Ok(()))
 }

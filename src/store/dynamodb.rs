@@ -33,14 +33,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, Select,
     TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
-use super::approvals::decided;
+use super::approvals;
 use super::coalesce::{encode_controls, Existing, Merged};
+use super::{check_final, check_unclaimed};
 use super::{
     Approval, ApprovalState, Channel, DynamoReason, Failure, Flag, Millis, NewApproval,
     NewRemediation, Notice, OutboxEntry, Pause, Pending, Remediation, RemediationKind,
@@ -209,6 +212,34 @@ impl DynamoStore {
 
     /// Every item of partition `pk` (following the pages), newest sort key first when
     /// `!forward`, stopping once `keep` accepted `limit` of them.
+    /// Runs `query` page after page, handing each page to `page` until it returns `false`
+    /// or the pages end.
+    async fn pages(
+        &self,
+        query: QueryFluentBuilder,
+        mut page: impl FnMut(QueryOutput) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut start: Option<Item> = None;
+        loop {
+            let out = query
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(&self.table, "Query", e).into_store(&self.table, "Query"))?;
+            let next = out.last_evaluated_key.clone().filter(|k| !k.is_empty());
+            if !page(out) {
+                return Ok(());
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Every item of partition `pk` (following the pages), newest sort key first when
+    /// `!forward`, stopping once `keep` accepted `limit` of them.
     async fn query(
         &self,
         pk: &str,
@@ -216,64 +247,39 @@ impl DynamoStore {
         limit: Option<usize>,
         mut keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true)
+            .scan_index_forward(forward);
         let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(true)
-                .scan_index_forward(forward)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify(&self.table, "Query", e).into_store(&self.table, "Query"))?;
+        self.pages(query, |out| {
             for item in out.items.unwrap_or_default() {
                 if keep(&item) {
                     found.push(item);
                     if limit.is_some_and(|l| found.len() >= l) {
-                        return Ok(found);
+                        return false;
                     }
                 }
             }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(found),
-            }
-        }
+            true
+        })
+        .await?;
+        Ok(found)
     }
 
-    async fn count(&self, pk: &str, from_sk: Option<&str>) -> Result<u64, StoreError> {
+    /// How many items `query` matches (every page counted).
+    async fn count(&self, query: QueryFluentBuilder) -> Result<u64, StoreError> {
         let mut total = 0u64;
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .select(Select::Count)
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take());
-            q = match from_sk {
-                Some(sk) => q
-                    .key_condition_expression("pk = :pk AND sk >= :sk")
-                    .expression_attribute_values(":sk", s(sk)),
-                None => q.key_condition_expression("pk = :pk"),
-            };
-            let out = q
-                .send()
-                .await
-                .map_err(|e| classify(&self.table, "Query", e).into_store(&self.table, "Query"))?;
+        self.pages(query.select(Select::Count), |out| {
             total += u64::try_from(out.count).unwrap_or(0);
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(total),
-            }
-        }
+            true
+        })
+        .await?;
+        Ok(total)
     }
 
     /// Writes all of `items` or none (one transaction); `Failed::Condition` when a condition
@@ -484,6 +490,31 @@ impl DynamoStore {
         Err(Failed::Condition.into_store(&self.table, operation))
     }
 
+    /// Who holds the claim on `arn`, and until when.
+    async fn holder(&self, arn: &str) -> Result<Option<(String, Millis)>, StoreError> {
+        let item = self.get(&format!("CLAIM#{arn}"), "C").await?;
+        Ok(item.and_then(|i| Some((get_s(&i, "owner")?.to_string(), get_n(&i, "expires_at")?))))
+    }
+
+    /// Writes the claim on `arn` for `owner` until `expires_at` under `condition` (`#o` is the
+    /// holder, `:o` the new owner; `values` the rest); whether it was taken.
+    async fn put_claim(
+        &self,
+        arn: &str,
+        owner: &str,
+        expires_at: Millis,
+        condition: &str,
+        mut values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(&format!("CLAIM#{arn}"), "C");
+        item.insert("owner".to_string(), s(owner));
+        item.insert("expires_at".to_string(), n(expires_at));
+        item.insert(EXPIRES.to_string(), expiry(expires_at, 86_400_000));
+        values.push((":o", s(owner)));
+        let put = self.put(item, Some(condition), values)?;
+        applied(self.write_one(&put).await)
+    }
+
     async fn remediation_items(&self, ids: &[i64]) -> Result<Vec<Remediation>, StoreError> {
         let keys = ids.iter().map(|id| key("REMEDIATION", &pad(*id))).collect();
         self.get_many(keys)
@@ -601,39 +632,35 @@ impl DynamoStore {
         })
     }
 
+    /// The `due` index's query of pending triggers, due by `until` when given.
+    fn due_query(&self, until: Option<Millis>) -> QueryFluentBuilder {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(table::DUE_INDEX)
+            .expression_attribute_values(":d", s("due"));
+        match until {
+            Some(until) => query
+                .key_condition_expression("due_pk = :d AND due_sk <= :u")
+                .expression_attribute_values(":u", s(format!("{}~", pad(until)))),
+            None => query.key_condition_expression("due_pk = :d"),
+        }
+    }
+
     /// The keys of pending triggers due by `until` (the index, eventually consistent).
     async fn due_keys(&self, until: Option<Millis>, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .due_query(until)
+            .limit(i32::try_from(limit.min(1000)).unwrap_or(1000).max(1));
         let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(table::DUE_INDEX)
-                .expression_attribute_values(":d", s("due"))
-                .set_exclusive_start_key(start.take())
-                .limit(i32::try_from(limit.min(1000)).unwrap_or(1000).max(1));
-            q = match until {
-                Some(until) => q
-                    .key_condition_expression("due_pk = :d AND due_sk <= :u")
-                    .expression_attribute_values(":u", s(format!("{}~", pad(until)))),
-                None => q.key_condition_expression("due_pk = :d"),
-            };
-            let out = q
-                .send()
-                .await
-                .map_err(|e| classify(&self.table, "Query", e).into_store(&self.table, "Query"))?;
+        self.pages(query, |out| {
             found.extend(out.items.unwrap_or_default());
-            if found.len() >= limit {
-                found.truncate(limit);
-                return Ok(found);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(found),
-            }
-        }
+            found.len() < limit
+        })
+        .await?;
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn due_async(&self, now: Millis, limit: usize) -> Result<Vec<Pending>, StoreError> {
@@ -976,13 +1003,10 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":f", AttributeValue::Bool(false))
                 .send()
                 .await;
-            match done {
-                Ok(_) => Ok(true),
-                Err(e) => match classify(&self.table, "UpdateItem", e) {
-                    Failed::Condition => Ok(false),
-                    Failed::Store(e) => Err(e),
-                },
-            }
+            applied(
+                done.map(drop)
+                    .map_err(|e| classify(&self.table, "UpdateItem", e)),
+            )
         })
     }
 
@@ -1004,62 +1028,26 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":t", AttributeValue::Bool(true))
                 .send()
                 .await;
-            match done {
-                Ok(_) => Ok(()),
-                Err(e) => match classify(&self.table, "UpdateItem", e) {
-                    Failed::Condition => Ok(()),
-                    Failed::Store(e) => Err(e),
-                },
-            }
+            applied(
+                done.map(drop)
+                    .map_err(|e| classify(&self.table, "UpdateItem", e)),
+            )
+            .map(drop)
         })
     }
 
     fn pending_count(&self) -> Result<u64, StoreError> {
-        self.block(async {
-            let mut total = 0u64;
-            let mut start: Option<Item> = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(table::DUE_INDEX)
-                    .select(Select::Count)
-                    .key_condition_expression("due_pk = :d")
-                    .expression_attribute_values(":d", s("due"))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        classify(&self.table, "Query", e).into_store(&self.table, "Query")
-                    })?;
-                total += u64::try_from(out.count).unwrap_or(0);
-                match out.last_evaluated_key {
-                    Some(k) if !k.is_empty() => start = Some(k),
-                    _ => return Ok(total),
-                }
-            }
-        })
+        self.block(self.count(self.due_query(None)))
     }
 
     fn claim(&self, arn: &str, owner: &str, now: Millis, ttl_ms: i64) -> Result<bool, StoreError> {
-        let expires_at = now.saturating_add(ttl_ms);
-        self.block(async {
-            let mut item = key(&format!("CLAIM#{arn}"), "C");
-            item.insert("owner".to_string(), s(owner));
-            item.insert("expires_at".to_string(), n(expires_at));
-            item.insert(EXPIRES.to_string(), expiry(expires_at, 86_400_000));
-            let put = self.put(
-                item,
-                Some("attribute_not_exists(pk) OR #o = :o OR expires_at <= :now"),
-                vec![(":o", s(owner)), (":now", n(now))],
-            )?;
-            match self.transact(vec![put]).await {
-                Ok(()) => Ok(true),
-                Err(Failed::Condition) => Ok(false),
-                Err(Failed::Store(e)) => Err(e),
-            }
-        })
+        self.block(self.put_claim(
+            arn,
+            owner,
+            now.saturating_add(ttl_ms),
+            "attribute_not_exists(pk) OR #o = :o OR expires_at <= :now",
+            vec![(":now", n(now))],
+        ))
     }
 
     fn release(&self, arn: &str, owner: &str) -> Result<(), StoreError> {
@@ -1074,13 +1062,11 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":o", s(owner))
                 .send()
                 .await;
-            match done {
-                Ok(_) => Ok(()),
-                Err(e) => match classify(&self.table, "DeleteItem", e) {
-                    Failed::Condition => Ok(()),
-                    Failed::Store(e) => Err(e),
-                },
-            }
+            applied(
+                done.map(drop)
+                    .map_err(|e| classify(&self.table, "DeleteItem", e)),
+            )
+            .map(drop)
         })
     }
 
@@ -1129,18 +1115,7 @@ impl Store for DynamoStore {
                     Ok(()) => return Ok(()),
                     Err(Failed::Condition) => {
                         // Our revision or the claim: the claim says which.
-                        let holder = self.get(&format!("CLAIM#{arn}"), "C").await?;
-                        let held = holder.as_ref().and_then(|i| {
-                            Some((get_s(i, "owner")?.to_string(), get_n(i, "expires_at")?))
-                        });
-                        if let Some((holder, expires_at)) = held {
-                            if holder != owner && expires_at > now {
-                                return Err(StoreError::Conflict {
-                                    what: format!("claim on {arn}"),
-                                    message: format!("held by {holder}: the call is not made"),
-                                });
-                            }
-                        }
+                        check_unclaimed(arn, self.holder(arn).await?, owner, now)?;
                     }
                     Err(Failed::Store(e)) => return Err(e),
                 }
@@ -1160,12 +1135,7 @@ impl Store for DynamoStore {
     ) -> Result<(), StoreError> {
         self.block(self.change_remediation(id, "save_state", |r| {
             let current = r.status;
-            if current.is_terminal() && current != status {
-                return Err(StoreError::Conflict {
-                    what: format!("remediation {id}"),
-                    message: format!("already {current}, cannot become {status}"),
-                });
-            }
+            check_final(id, current, status)?;
             r.state = state.clone();
             r.status = status;
             r.outcome = outcome.map(str::to_string);
@@ -1288,14 +1258,7 @@ impl Store for DynamoStore {
     }
 
     fn claim_holder(&self, arn: &str) -> Result<Option<(String, Millis)>, StoreError> {
-        self.block(async {
-            let item = self.get(&format!("CLAIM#{arn}"), "C").await?;
-            Ok(
-                item.and_then(|i| {
-                    Some((get_s(&i, "owner")?.to_string(), get_n(&i, "expires_at")?))
-                }),
-            )
-        })
+        self.block(self.holder(arn))
     }
 
     fn take_over(
@@ -1306,23 +1269,13 @@ impl Store for DynamoStore {
         now: Millis,
         ttl_ms: i64,
     ) -> Result<bool, StoreError> {
-        let expires_at = now.saturating_add(ttl_ms);
-        self.block(async {
-            let mut item = key(&format!("CLAIM#{arn}"), "C");
-            item.insert("owner".to_string(), s(owner));
-            item.insert("expires_at".to_string(), n(expires_at));
-            item.insert(EXPIRES.to_string(), expiry(expires_at, 86_400_000));
-            let put = self.put(
-                item,
-                Some("attribute_not_exists(pk) OR #o = :p OR #o = :o"),
-                vec![(":p", s(previous)), (":o", s(owner))],
-            )?;
-            match self.transact(vec![put]).await {
-                Ok(()) => Ok(true),
-                Err(Failed::Condition) => Ok(false),
-                Err(Failed::Store(e)) => Err(e),
-            }
-        })
+        self.block(self.put_claim(
+            arn,
+            owner,
+            now.saturating_add(ttl_ms),
+            "attribute_not_exists(pk) OR #o = :p OR #o = :o",
+            vec![(":p", s(previous))],
+        ))
     }
 
     fn save_failure(&self, failure: &Failure) -> Result<(), StoreError> {
@@ -1567,31 +1520,13 @@ impl Store for DynamoStore {
         reason: &str,
         at: Millis,
     ) -> Result<Approval, StoreError> {
-        self.block(self.change_approval(id, "decide_approval", |current| {
-            match decided(current, verdict, by, reason, at) {
-                Ok(a) => (Some(a.clone()), Ok(a)),
-                Err(refused) => {
-                    let (a, why) = *refused;
-                    let expired = a.state == ApprovalState::Expired;
-                    let conflict = StoreError::Conflict {
-                        what: format!("approval request {id}"),
-                        message: why,
-                    };
-                    (expired.then_some(a), Err(conflict))
-                }
-            }
+        self.block(self.change_approval(id, "decide_approval", |a| {
+            approvals::decide(a, verdict, by, reason, at)
         }))
     }
 
     fn expire_approval(&self, id: i64) -> Result<(), StoreError> {
-        let done = self.block(self.change_approval(id, "expire_approval", |mut a| {
-            if a.state == ApprovalState::Pending {
-                a.state = ApprovalState::Expired;
-                (Some(a), Ok(()))
-            } else {
-                (None, Ok(()))
-            }
-        }));
+        let done = self.block(self.change_approval(id, "expire_approval", approvals::expire));
         match done {
             Err(StoreError::NotFound { .. }) => Ok(()),
             other => other,
@@ -1599,24 +1534,20 @@ impl Store for DynamoStore {
     }
 
     fn use_approval(&self, id: i64, remediation_id: i64) -> Result<(), StoreError> {
-        self.block(self.change_approval(id, "use_approval", |mut a| {
-            if a.state != ApprovalState::Approved || a.remediation_id.is_some() {
-                let conflict = StoreError::Conflict {
-                    what: format!("approval request {id}"),
-                    message: format!("it is {}, or used already", a.state),
-                };
-                return (None, Err(conflict));
-            }
-            a.remediation_id = Some(remediation_id);
-            (Some(a), Ok(()))
-        }))
+        self.block(self.change_approval(id, "use_approval", |a| approvals::bind(a, remediation_id)))
     }
 
     fn notebook_fixes(&self, account: &str, since: Millis) -> Result<(u64, u64), StoreError> {
         self.block(async {
-            let started = self
-                .count(&format!("FIXES#{account}"), Some(&pad(since)))
-                .await?;
+            let since = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk >= :sk")
+                .expression_attribute_values(":pk", s(format!("FIXES#{account}")))
+                .expression_attribute_values(":sk", s(pad(since)))
+                .consistent_read(true);
+            let started = self.count(since).await?;
             let running = self
                 .query("RUNNING", true, None, |i| {
                     get_s(i, "account") == Some(account)
@@ -1726,13 +1657,11 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":at", n(at))
                 .send()
                 .await;
-            match done {
-                Ok(_) => Ok(()),
-                Err(e) => match classify(&self.table, "UpdateItem", e) {
-                    Failed::Condition => Ok(()),
-                    Failed::Store(e) => Err(e),
-                },
-            }
+            applied(
+                done.map(drop)
+                    .map_err(|e| classify(&self.table, "UpdateItem", e)),
+            )
+            .map(drop)
         })
     }
 

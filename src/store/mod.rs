@@ -269,6 +269,41 @@ impl StoreError {
     }
 }
 
+/// The rule of [`Store::save_state`], which both backends apply: a finished remediation is
+/// final, saved again only with the same status.
+pub(in crate::store) fn check_final(
+    id: i64,
+    current: RemediationStatus,
+    status: RemediationStatus,
+) -> Result<(), StoreError> {
+    if current.is_terminal() && current != status {
+        return Err(StoreError::Conflict {
+            what: format!("remediation {id}"),
+            message: format!("already {current}, cannot become {status}"),
+        });
+    }
+    Ok(())
+}
+
+/// The rule of [`Store::append_intent`]: an unexpired claim of another owner on `arn`
+/// (`holder`: who holds it and until when) refuses the intent.
+pub(in crate::store) fn check_unclaimed(
+    arn: &str,
+    holder: Option<(String, Millis)>,
+    owner: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    match holder {
+        Some((holder, expires_at)) if holder != owner && expires_at > now => {
+            Err(StoreError::Conflict {
+                what: format!("claim on {arn}"),
+                message: format!("held by {holder}: the call is not made"),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Why a DynamoDB call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
 pub enum DynamoReason {

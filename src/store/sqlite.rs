@@ -25,6 +25,7 @@ mod schema;
 pub use lock::{lock_path, DaemonLock, LockError};
 
 use super::coalesce::{encode_controls, Existing, Merged};
+use super::{check_final, check_unclaimed};
 use rows::*;
 use schema::*;
 
@@ -296,14 +297,7 @@ impl SqliteStore {
                 )
                 .optional()
                 .map_err(|e| self.sql(e))?;
-            if let Some((holder, expires_at)) = holder {
-                if holder != owner && expires_at > now {
-                    return Err(StoreError::Conflict {
-                        what: format!("claim on {arn}"),
-                        message: format!("held by {holder}: the call is not made"),
-                    });
-                }
-            }
+            check_unclaimed(arn, holder, owner, now)?;
         }
         let changed = tx
             .execute(
@@ -563,12 +557,7 @@ impl Store for SqliteStore {
             what: format!("remediation {id}"),
             message: format!("unknown status `{current}`"),
         })?;
-        if current.is_terminal() && current != status {
-            return Err(StoreError::Conflict {
-                what: format!("remediation {id}"),
-                message: format!("already {current}, cannot become {status}"),
-            });
-        }
+        check_final(id, current, status)?;
         tx.execute(
             "UPDATE remediations SET state = ?2, status = ?3, outcome = ?4, \
                  updated_at = MAX(updated_at, ?5) \
@@ -863,19 +852,7 @@ impl Store for SqliteStore {
                 what: format!("approval request {id}"),
             });
         };
-        let current = approvals::decode(raw)?;
-        let (result, write) = match approvals::decided(current, verdict, by, reason, at) {
-            Ok(a) => (Ok(a.clone()), Some(a)),
-            Err(refused) => {
-                let (a, why) = *refused;
-                let expired = a.state == ApprovalState::Expired;
-                let conflict = StoreError::Conflict {
-                    what: format!("approval request {id}"),
-                    message: why,
-                };
-                (Err(conflict), expired.then_some(a))
-            }
-        };
+        let (write, result) = approvals::decide(approvals::decode(raw)?, verdict, by, reason, at);
         if let Some(a) = write {
             approvals::store(&tx, &a).map_err(|e| self.sql(e))?;
             tx.commit().map_err(|e| self.sql(e))?;
@@ -889,9 +866,7 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.sql(e))?;
         if let Some(raw) = approvals::one(&tx, id).map_err(|e| self.sql(e))? {
-            let mut a = approvals::decode(raw)?;
-            if a.state == ApprovalState::Pending {
-                a.state = ApprovalState::Expired;
+            if let (Some(a), _) = approvals::expire(approvals::decode(raw)?) {
                 approvals::store(&tx, &a).map_err(|e| self.sql(e))?;
             }
         }
@@ -909,16 +884,12 @@ impl Store for SqliteStore {
                 what: format!("approval request {id}"),
             });
         };
-        let mut a = approvals::decode(raw)?;
-        if a.state != ApprovalState::Approved || a.remediation_id.is_some() {
-            return Err(StoreError::Conflict {
-                what: format!("approval request {id}"),
-                message: format!("it is {}, or used already", a.state),
-            });
+        let (write, result) = approvals::bind(approvals::decode(raw)?, remediation_id);
+        if let Some(a) = write {
+            approvals::store(&tx, &a).map_err(|e| self.sql(e))?;
+            tx.commit().map_err(|e| self.sql(e))?;
         }
-        a.remediation_id = Some(remediation_id);
-        approvals::store(&tx, &a).map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))
+        result
     }
 
     fn notebook_fixes(&self, account: &str, since: Millis) -> Result<(u64, u64), StoreError> {

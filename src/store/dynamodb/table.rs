@@ -1,8 +1,9 @@
 //! The table's schema: `store init` creates it, and the daemon checks it before it starts.
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -110,38 +111,29 @@ pub async fn create(client: &Client, table: &str) -> Result<Init, StoreError> {
     Ok(outcome)
 }
 
-async fn status(client: &Client, table: &str) -> Result<TableStatus, StoreError> {
+/// DescribeTable's description of `table`.
+async fn describe(client: &Client, table: &str) -> Result<TableDescription, StoreError> {
     let out = client
         .describe_table()
         .table_name(table)
         .send()
         .await
         .map_err(|e| classify(table, "DescribeTable", e).into_store(table, "DescribeTable"))?;
-    Ok(out
-        .table()
-        .and_then(|t| t.table_status())
-        .cloned()
-        .unwrap_or(TableStatus::Creating))
+    out.table
+        .ok_or_else(|| invalid(table, "DescribeTable", "no table description".to_string()))
 }
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+async fn status(client: &Client, table: &str) -> Result<TableStatus, StoreError> {
+    Ok(describe(client, table)
+        .await?
+        .table_status
+        .unwrap_or(TableStatus::Creating))
+}
 
 /// Checks that `table` exists with this store's keys and index: a clear error instead of
 /// failing writes later.
 pub async fn check(client: &Client, table: &str) -> Result<(), StoreError> {
-    let out = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(|e| classify(table, "DescribeTable", e).into_store(table, "DescribeTable"))?;
-    let Some(description) = out.table() else {
-        return Err(invalid(
-            table,
-            "DescribeTable",
-            "no table description".to_string(),
-        ));
-    };
+    let description = describe(client, table).await?;
     let keys: Vec<(&str, &KeyType)> = description
         .key_schema()
         .iter()

@@ -114,6 +114,16 @@ impl Failed {
     }
 }
 
+/// Whether a conditional write took effect: a condition that did not hold is an answer
+/// (`false`), not an error.
+pub(super) fn applied(result: Result<(), Failed>) -> Result<bool, StoreError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(Failed::Condition) => Ok(false),
+        Err(Failed::Store(e)) => Err(e),
+    }
+}
+
 /// Classifies an SDK error. The SDK has already retried throttling and transient errors (the
 /// store's client retries more than the default); what reaches here is final for this call.
 pub(super) fn classify<E, R>(table: &str, operation: &'static str, error: SdkError<E, R>) -> Failed

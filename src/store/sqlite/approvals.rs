@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::store::{Approval, ApprovalState, NewApproval, RemediationKind, StoreError};
 
-pub(super) use crate::store::approvals::decided;
+pub(super) use crate::store::approvals::{bind, decide, expire};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS approvals (
