@@ -4,57 +4,15 @@
 //! sweep's peak RSS. Run with `cargo bench --bench audit_sweep`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+mod support;
+
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 use sagemaker_remediator::audit::{self, Progress, Target};
 use sagemaker_remediator::aws::{CallStack, SdkSageMaker};
 use sagemaker_remediator::demo::{self, SeedNotebook};
-use sagemaker_remediator::sim::CallCounts;
-
-/// A minimal HTTP/1.1 request to the simulator's admin API.
-fn admin(endpoint: &str, method: &str, path: &str, body: &str) -> String {
-    let addr = endpoint.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
-}
-
-fn calls(endpoint: &str) -> CallCounts {
-    let body = admin(endpoint, "GET", "/_sim/calls", "");
-    // The body may be chunked; take the JSON object inside.
-    let start = body.find('{').unwrap();
-    let end = body.rfind('}').unwrap();
-    serde_json::from_str(&body[start..=end]).unwrap()
-}
-
-/// Peak resident set size of this process in KiB (VmHWM), and a reset of it.
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
+use support::{admin, calls, peak_rss_mib, reset_peak_rss, start_simulator};
 
 /// Stop, update with root access disabled, start (the simulator runs with no transition delay).
 async fn fix_root_access(client: &aws_sdk_sagemaker::Client, name: &str) {
@@ -102,17 +60,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_sagemaker-remediator"))
-        .args(["simulator", "--delay-ms", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let endpoint = line.trim().to_string();
+    let (mut sim, endpoint) = start_simulator(&["--delay-ms", "0"]);
     let sdk = demo::emulator_sdk_config(&endpoint).await;
     let client = aws_sdk_sagemaker::Client::new(&sdk);
 
@@ -167,7 +115,7 @@ async fn main() {
         let start = Instant::now();
         let sweep = audit::sweep(&api, &target, concurrency, &Progress::new(false)).await;
         let wall = start.elapsed().as_secs_f64();
-        let rss = peak_rss_kib();
+        let rss = peak_rss_mib();
         assert!(sweep.errors.is_empty(), "{:?}", sweep.errors);
         assert_eq!(sweep.snapshots.len(), n);
         let c = calls(&endpoint);
@@ -179,7 +127,7 @@ async fn main() {
             c.total_received(),
             c.total_received() as f64 / n as f64,
             n as f64 / wall,
-            rss as f64 / 1024.0
+            rss
         );
     }
 

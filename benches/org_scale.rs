@@ -19,9 +19,9 @@
 //!    its peak RSS after a full sweep and three steady ones.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
@@ -33,6 +33,7 @@ use sagemaker_remediator::controls::{self, Params};
 use sagemaker_remediator::demo::{self, SeedNotebook};
 use sagemaker_remediator::model::Status;
 use sagemaker_remediator::sim::CallCounts;
+use support::{admin, calls, peak_rss_mib, start_simulator, status_kib};
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
@@ -42,41 +43,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn admin(endpoint: &str, method: &str, path: &str, body: &str) -> String {
-    let addr = endpoint.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
-}
-
-fn calls(endpoint: &str) -> CallCounts {
-    let body = admin(endpoint, "GET", "/_sim/calls", "");
-    let start = body.find('{').unwrap();
-    let end = body.rfind('}').unwrap();
-    serde_json::from_str(&body[start..=end]).unwrap()
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 /// One account and region: its simulator process and endpoint.
@@ -96,20 +62,11 @@ impl Drop for Account {
 
 fn start_account(i: usize, region: &'static str) -> Account {
     let id = format!("{:012}", 100_000_000_000u64 + i as u64);
-    let mut process = Command::new(env!("CARGO_BIN_EXE_sagemaker-remediator"))
-        .args(["simulator", "--delay-ms", "0", "--account", &id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(process.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (process, endpoint) = start_simulator(&["--delay-ms", "0", "--account", &id]);
     Account {
         id,
         region,
-        endpoint: line.trim().to_string(),
+        endpoint,
         process,
     }
 }
@@ -255,6 +212,10 @@ fn reset(accounts: &[Account]) {
 #[tokio::main]
 async fn main() {
     let n_accounts = env_or("BENCH_ACCOUNTS", 20);
+    assert!(
+        n_accounts >= 4,
+        "BENCH_ACCOUNTS must be at least 4: three of them take faults in section 4"
+    );
     let n_notebooks = env_or("BENCH_NOTEBOOKS", 10_000);
     let rate = env_or("BENCH_RATE", 40) as f64;
     let per_target = n_notebooks / (n_accounts * REGIONS.len());
@@ -415,16 +376,6 @@ async fn main() {
     daemon_rss(n_notebooks).await;
 }
 
-fn status_kib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// The daemon process with `n` compliant notebooks in one account and region: its peak RSS
 /// after one full sweep and three steady ones (sweeps every 5 s, audit mode, SQLite store).
 async fn daemon_rss(n: usize) {
@@ -483,7 +434,10 @@ sweep_jitter = 0.0
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         let sweeps = text.matches("sweep_done").count();
         if sweeps >= 1 && full.is_none() {
-            full = Some((started.elapsed().as_secs_f64(), status_kib(pid, "VmHWM:")));
+            full = Some((
+                started.elapsed().as_secs_f64(),
+                status_kib(&pid.to_string(), "VmHWM:"),
+            ));
         }
         if sweeps >= 4 {
             break;
@@ -498,8 +452,8 @@ sweep_jitter = 0.0
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let (full_s, full_hwm) = full.unwrap();
-    let hwm = status_kib(pid, "VmHWM:");
-    let rss = status_kib(pid, "VmRSS:");
+    let hwm = status_kib(&pid.to_string(), "VmHWM:");
+    let rss = status_kib(&pid.to_string(), "VmRSS:");
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();

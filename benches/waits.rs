@@ -9,8 +9,8 @@
 //! the SageMaker calls per fix.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use sagemaker_remediator::config::Config;
 use sagemaker_remediator::demo::{self, SeedNotebook};
 use sagemaker_remediator::store::{RemediationStatus, SqliteStore, Store};
 use sagemaker_remediator::{daemon, shutdown};
+use support::{peak_rss_mib, start_simulator};
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = demo::REGION;
@@ -30,17 +31,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -50,23 +40,8 @@ async fn main() {
         .init();
     let k = env_or("BENCH_FIXES", 1000) as usize;
     let transition = env_or("BENCH_TRANSITION_SECS", 30);
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_sagemaker-remediator"))
-        .args([
-            "simulator",
-            "--delay-ms",
-            &(transition * 1000).to_string(),
-            "--account",
-            ACCOUNT,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let endpoint = line.trim().to_string();
+    let delay_ms = (transition * 1000).to_string();
+    let (mut sim, endpoint) = start_simulator(&["--delay-ms", &delay_ms, "--account", ACCOUNT]);
     let sdk = demo::emulator_sdk_config(&endpoint).await;
     let client = aws_sdk_sagemaker::Client::new(&sdk);
     let names: Vec<String> = (0..k).map(|i| format!("wait-nb-{i:04}")).collect();
