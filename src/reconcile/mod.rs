@@ -647,7 +647,7 @@ async fn act<S: Store, C: ClientFactory, A: SageMakerApi>(
                 plan,
                 drift: drift.as_deref(),
             };
-            return fix.run(ctx, api, state, None).await;
+            return notebook_fix::run(ctx, api, &fix, state, None).await;
         }
     }
     Ok(Next::Done)

@@ -1,6 +1,7 @@
 //! The executor of the in-place notebook fix: Describe, [`workflow::next`], journal, act;
-//! until the workflow finishes, suspends, or shutdown is requested. The decisions are the pure
-//! step machine's (`workflow::notebook`); this file does the I/O around them.
+//! until the workflow finishes, waits (the fix is requeued), suspends, or shutdown is
+//! requested. The decisions are the pure step machine's (`workflow::notebook`); this file
+//! does the I/O around them.
 
 use serde::{Deserialize, Serialize};
 
@@ -118,14 +119,13 @@ pub(super) async fn resume<S: Store, C: ClientFactory, A: SageMakerApi>(
             detail,
         )?;
     }
-    Fix {
+    let fix = Fix {
         id: running.id,
         resource: &resource,
         plan: &plan,
         drift: drift.as_deref(),
-    }
-    .run(ctx, api, state, waiting)
-    .await
+    };
+    run(ctx, api, &fix, state, waiting).await
 }
 
 /// One notebook fix in the journal.
@@ -136,22 +136,10 @@ pub(super) struct Fix<'a> {
     pub drift: Option<&'a str>,
 }
 
-impl Fix<'_> {
-    /// Runs the fix from `state` (a new one, or one `waiting` between reconciles).
-    pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
-        &self,
-        ctx: &Context<S, C>,
-        api: &A,
-        state: NotebookState,
-        waiting: Option<Waiting>,
-    ) -> Result<Next, ReconcileError> {
-        run(ctx, api, self, state, waiting).await
-    }
-}
-
 /// The notebook fix executor: Describe, `workflow::next`, journal, act; until the workflow
-/// finishes, suspends, or shutdown is requested.
-async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
+/// finishes, waits (a requeue, `waiting` then says where it stands), suspends, or shutdown is
+/// requested. `waiting` is the wait a previous reconcile left.
+pub(super) async fn run<S: Store, C: ClientFactory, A: SageMakerApi>(
     ctx: &Context<S, C>,
     api: &A,
     fix: &Fix<'_>,
