@@ -761,19 +761,6 @@ async fn a_terraform_state_in_s3_names_the_notebooks_address_in_its_plans() {
     );
 }
 
-/// Waits until the daemon's log holds `needle` at least `n` times.
-async fn wait_log(daemon: &common::daemon::Daemon, needle: &str, n: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while daemon.log_text().matches(needle).count() < n {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "fewer than {n} {needle}: {}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_steady_sweep_describes_nothing_unchanged_and_still_catches_root_access_turned_on() {
     let world = World::start(Duration::from_millis(100)).await;
@@ -790,14 +777,18 @@ async fn a_steady_sweep_describes_nothing_unchanged_and_still_catches_root_acces
     );
     daemon.wait_ready().await;
     // The first sweep reads everything; the next ones only list.
-    wait_log(&daemon, "sweep_done", 2).await;
+    daemon
+        .wait_log("sweep_done", 2, Duration::from_secs(60))
+        .await;
     let calls = world.sim.simulator.calls();
     let (describes, lists) = (
         calls.received("DescribeNotebookInstance"),
         calls.received("ListNotebookInstances"),
     );
     assert!(describes >= 3, "{calls:?}");
-    wait_log(&daemon, "sweep_done", 5).await;
+    daemon
+        .wait_log("sweep_done", 5, Duration::from_secs(60))
+        .await;
     let calls = world.sim.simulator.calls();
     assert_eq!(
         calls.received("DescribeNotebookInstance"),

@@ -309,11 +309,9 @@ async fn the_service_stack_deploys_in_an_emulator_and_its_rules_bring_events_to_
     let mut daemon = world.daemon("enforce", "", &[]);
     daemon.wait_ready().await;
     // After the start-up sweep, so that only the event can bring the notebook to the daemon.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !daemon.log_text().contains("sweep_done") {
-        assert!(Instant::now() < deadline, "{}", daemon.log_text());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    daemon
+        .wait_log("sweep_done", 1, Duration::from_secs(30))
+        .await;
     world.notebook("stack-routed", true).await;
     world
         .put_events(&[family_event("sagemaker", "stack-routed")])

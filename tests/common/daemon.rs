@@ -623,6 +623,19 @@ impl Daemon {
         );
     }
 
+    /// Waits (at most `within`) until the log holds `needle` at least `n` times.
+    pub async fn wait_log(&self, needle: &str, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.log_text().matches(needle).count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {n} {needle}: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
